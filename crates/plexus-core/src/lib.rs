@@ -1,0 +1,37 @@
+//! # plexus-core
+//!
+//! The I/O-free heart of plexus: the [`Connection`] trait that HTTP/1.1, HTTP/2 and HTTP/3
+//! transports implement, the [`Origin`] connections are pooled by, the one [`Error`] type,
+//! the request [`Body`], and the per-request [`RequestRecord`].
+//!
+//! Nothing here opens a socket or needs a runtime; the transports (`plexus-tcp`,
+//! `plexus-quic`) and the scheduler (`plexus-sched`) build on it, and the `plexus` facade
+//! re-exports what users need.
+//!
+//! ```
+//! use plexus_core::{ErrorKind, Origin};
+//!
+//! let uri: http::Uri = "https://Example.com/search?q=x".parse().unwrap();
+//! let origin = Origin::from_uri(&uri).unwrap();
+//! assert_eq!(origin.to_string(), "https://example.com:443");
+//!
+//! let ftp: http::Uri = "ftp://example.com/".parse().unwrap();
+//! assert_eq!(Origin::from_uri(&ftp).unwrap_err().kind(), ErrorKind::UnsupportedScheme);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod connection;
+mod error;
+mod origin;
+mod record;
+
+pub use body::Body;
+pub use connection::{
+    Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState,
+    Protocol, SendError, StreamId, TlsInfo,
+};
+pub use error::{BoxError, Delivery, Error, ErrorKind};
+pub use origin::{Origin, Scheme};
+pub use record::{is_replay_safe, Idempotent, RequestRecord};

@@ -1,0 +1,88 @@
+//! Scheduler settings, each with its default.
+
+use std::time::Duration;
+
+/// Per-origin scheduling and pooling settings.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Most HTTP/2 (and later HTTP/3) connections per origin. Default: 1 — one
+    /// long-lived connection carries every request as a stream, and requests beyond the
+    /// peer's `MAX_CONCURRENT_STREAMS` wait in the queue. Above 1, requests spill over to
+    /// additional connections, never exceeding any peer's limit.
+    pub max_connections_per_origin: usize,
+    /// Most HTTP/1.1 connections per origin (the keep-alive pool). Default: 6, as in
+    /// browsers.
+    pub http1_max_connections_per_origin: usize,
+    /// How long an unused connection stays pooled. Default: 90 s (as Go's
+    /// `IdleConnTimeout`). A server's `Keep-Alive: timeout=N` shortens it for that
+    /// connection.
+    pub idle_timeout: Option<Duration>,
+    /// Most requests waiting for a stream per origin; more fail with
+    /// `ErrorKind::QueueFull`. Default: 100,000.
+    pub max_queue: usize,
+    /// How long a request may wait for a connection or stream before it fails with
+    /// `ErrorKind::QueueTimeout`. Default: 60 s.
+    pub queue_timeout: Option<Duration>,
+    /// When failed requests are re-sent.
+    pub retry: RetryPolicy,
+}
+
+impl Default for PoolConfig {
+    fn default() -> PoolConfig {
+        PoolConfig {
+            max_connections_per_origin: 1,
+            http1_max_connections_per_origin: 6,
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_queue: 100_000,
+            queue_timeout: Some(Duration::from_secs(60)),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// When a request that failed at a connection is sent again (on another connection when
+/// the first is going away).
+///
+/// * **Always, whatever the method**, while fewer than `max_unprocessed_attempts`
+///   attempts were made: the request was not sent at all, or the server provably did not
+///   process it (h2 `REFUSED_STREAM`, a stream above a GOAWAY's last stream id, a
+///   connection that was draining or closed when the request reached it).
+/// * **Only when replay-safe** (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or a request
+///   carrying an `Idempotency-Key` header), while fewer than `max_attempts` attempts were
+///   made: a reused connection closed before any response arrived (the stale keep-alive
+///   race).
+/// * **Never**: once a response head has arrived, or when the body cannot be re-sent (a
+///   streaming body the transport already consumed).
+///
+/// Every retry is recorded in the response's `RequestRecord::retries` and logged at
+/// `debug`; a final error reports the attempts made.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts allowed for requests the server may have processed. Default: 3.
+    pub max_attempts: u32,
+    /// Attempts allowed for requests the server did not process. Default: 10 — high
+    /// because a server that rotates connections with GOAWAY (nginx's
+    /// `keepalive_requests`) refuses everything above its last stream id, and a request
+    /// may meet several such rotations under heavy concurrency; finite so that a peer
+    /// refusing everything cannot loop a request forever.
+    pub max_unprocessed_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            max_unprocessed_attempts: 10,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn never() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            max_unprocessed_attempts: 1,
+        }
+    }
+}

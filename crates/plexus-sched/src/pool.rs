@@ -1,0 +1,556 @@
+//! The async driver of one origin's scheduler.
+//!
+//! Every decision is made by [`Core`] under a short-lived lock that is never held across
+//! an `.await`; what the core decides (grant a stream, start connects, close connections,
+//! fail waiters) is carried out after the lock is released. Each pooled connection has a
+//! watcher task that feeds state and limit changes into the core and retires the
+//! connection when it idles out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use http::{Request, Response};
+use plexus_core::{is_replay_safe, Body, Connection, Error, ErrorKind, Origin, RequestRecord, StreamId};
+use tokio::sync::{oneshot, Notify};
+use tracing::Instrument;
+
+use crate::body::LeasedBody;
+use crate::config::PoolConfig;
+use crate::core::{Acquired, Core, CoreConfig, LeaseInfo, Outcome, SlotId, WaiterId};
+use crate::retry::{self, Attempt};
+use crate::snapshot::{ConnectionSnapshot, OriginSnapshot};
+
+/// Opens connections to an origin for a [`Pool`].
+pub trait Connect<C>: Send + Sync + 'static {
+    /// Sets up one connection to `origin`.
+    fn connect(&self, origin: &Origin) -> BoxFuture<'static, Result<C, Error>>;
+}
+
+impl<C, F> Connect<C> for F
+where
+    F: Fn(&Origin) -> BoxFuture<'static, Result<C, Error>> + Send + Sync + 'static,
+{
+    fn connect(&self, origin: &Origin) -> BoxFuture<'static, Result<C, Error>> {
+        self(origin)
+    }
+}
+
+/// The scheduler of one origin: it owns that origin's connections and decides which
+/// connection carries each request.
+pub struct Pool<C: Connection> {
+    shared: Arc<Shared<C>>,
+}
+
+impl<C: Connection> Clone for Pool<C> {
+    fn clone(&self) -> Self {
+        Pool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<C: Connection> fmt::Debug for Pool<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("origin", &format_args!("{}", self.shared.origin))
+            .finish()
+    }
+}
+
+struct Shared<C: Connection> {
+    origin: Origin,
+    config: PoolConfig,
+    connector: Arc<dyn Connect<C>>,
+    state: Mutex<State<C>>,
+}
+
+struct State<C: Connection> {
+    core: Core<Entry<C>>,
+    waiters: HashMap<WaiterId, oneshot::Sender<Result<Lease<C>, Error>>>,
+    peak_in_flight: usize,
+    in_flight: usize,
+}
+
+/// A pooled connection and the signal that wakes its watcher.
+struct Entry<C> {
+    conn: C,
+    wake_watcher: Arc<Notify>,
+}
+
+impl<C: Clone> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Entry {
+            conn: self.conn.clone(),
+            wake_watcher: Arc::clone(&self.wake_watcher),
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Entry<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.conn.fmt(f)
+    }
+}
+
+/// What to do once the lock is released.
+struct Todo<C: Connection> {
+    grants: Vec<(Option<oneshot::Sender<Result<Lease<C>, Error>>>, LeaseInfo<Entry<C>>)>,
+    failed: Vec<(oneshot::Sender<Result<Lease<C>, Error>>, Error)>,
+    connects: usize,
+    retire: Vec<Entry<C>>,
+}
+
+/// One stream granted on a connection; releasing it (drop) frees the stream for the next
+/// request.
+pub(crate) struct Lease<C: Connection> {
+    shared: Arc<Shared<C>>,
+    slot: SlotId,
+    entry: Entry<C>,
+    reused: bool,
+}
+
+impl<C: Connection> Lease<C> {
+    pub(crate) fn conn(&self) -> &C {
+        &self.entry.conn
+    }
+}
+
+impl<C: Connection> Drop for Lease<C> {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let todo = {
+            let mut st = self.shared.lock();
+            st.in_flight = st.in_flight.saturating_sub(1);
+            let out = st.core.release(self.slot, now);
+            st.take(out)
+        };
+        if todo.has_work() {
+            self.shared.run(todo);
+        }
+        // The connection may have gone idle: let its watcher arm the idle timer.
+        self.entry.wake_watcher.notify_one();
+    }
+}
+
+impl<C: Connection> Pool<C> {
+    /// A scheduler for `origin` that opens connections with `connector`.
+    pub fn new(origin: Origin, config: PoolConfig, connector: Arc<dyn Connect<C>>) -> Pool<C> {
+        let core = Core::new(CoreConfig {
+            max_multiplexed: config.max_connections_per_origin.max(1),
+            max_http1: config.http1_max_connections_per_origin.max(1),
+            idle_timeout: config.idle_timeout,
+            max_queue: config.max_queue,
+        });
+        Pool {
+            shared: Arc::new(Shared {
+                origin,
+                config,
+                connector,
+                state: Mutex::new(State {
+                    core,
+                    waiters: HashMap::new(),
+                    peak_in_flight: 0,
+                    in_flight: 0,
+                }),
+            }),
+        }
+    }
+
+    /// The origin this pool serves.
+    pub fn origin(&self) -> &Origin {
+        &self.shared.origin
+    }
+
+    /// Sends `request` on one of this origin's connections, retrying per the
+    /// [`RetryPolicy`](crate::RetryPolicy). The response carries a [`RequestRecord`] in
+    /// its extensions; its body holds the stream until it ends or is dropped.
+    ///
+    /// `started` is when the caller began the request (for the record's timings).
+    pub async fn send(
+        &self,
+        mut request: Request<Body>,
+        started: Instant,
+    ) -> Result<Response<LeasedBody<C>>, Error> {
+        let policy = &self.shared.config.retry;
+        let replay_safe = is_replay_safe(&request);
+        let mut retries = Vec::new();
+        let mut number = 0;
+        loop {
+            number += 1;
+            let backup = if number < policy.max_unprocessed_attempts {
+                retry::try_clone_request(&request)
+            } else {
+                None
+            };
+            let lease = self
+                .acquire(number > 1)
+                .await
+                .map_err(|e| e.with_origin(&self.shared.origin).with_attempts(number))?;
+            let dispatched = Instant::now();
+            let sent = lease.conn().send_request(request).await;
+            match sent {
+                Ok(response) => {
+                    let (mut head, body) = response.into_parts();
+                    let record = RequestRecord {
+                        connection: Arc::clone(lease.conn().info()),
+                        reused: lease.reused,
+                        attempts: number,
+                        retries,
+                        started,
+                        dispatched,
+                        headers_received: Instant::now(),
+                        stream_id: head.extensions.get::<StreamId>().map(|s| s.0),
+                    };
+                    head.extensions.insert(record);
+                    return Ok(Response::from_parts(head, LeasedBody::new(body, lease)));
+                }
+                Err(failure) => {
+                    let attempt = Attempt {
+                        number,
+                        replay_safe,
+                        reused: lease.reused,
+                    };
+                    let error = failure.error;
+                    // The connection's new state (draining, closed) must be known before
+                    // the next attempt picks a connection.
+                    self.shared.refresh(&lease);
+                    drop(lease);
+                    let again = retry::should_retry(&error, attempt, policy)
+                        .then(|| failure.request.or(backup))
+                        .flatten();
+                    match again {
+                        Some(r) => {
+                            tracing::debug!(attempt = number, error = %error, "retrying request");
+                            retries.push(error);
+                            request = r;
+                        }
+                        None => return Err(error.with_attempts(number)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a free stream. `retry` puts the request at the front of the queue.
+    async fn acquire(&self, retry: bool) -> Result<Lease<C>, Error> {
+        let shared = &self.shared;
+        let (waiter, rx) = {
+            let mut st = shared.lock();
+            let (acquired, out) = st.core.acquire(Instant::now(), retry);
+            let queued = match acquired {
+                Acquired::Now(info) => {
+                    st.note_lease();
+                    let todo = st.take(out);
+                    drop(st);
+                    shared.run(todo);
+                    return Ok(shared.lease(info));
+                }
+                Acquired::Full => {
+                    let todo = st.take(out);
+                    drop(st);
+                    shared.run(todo);
+                    return Err(Error::new(ErrorKind::QueueFull).with_message(format!(
+                        "{} requests already waiting",
+                        shared.config.max_queue
+                    )));
+                }
+                Acquired::Queued(waiter) => {
+                    let (tx, rx) = oneshot::channel();
+                    st.waiters.insert(waiter, tx);
+                    (waiter, rx)
+                }
+            };
+            let todo = st.take(out);
+            drop(st);
+            shared.run(todo);
+            queued
+        };
+        let mut guard = QueueSpot {
+            shared: Arc::clone(shared),
+            waiter,
+            queued: true,
+        };
+        let mut rx = rx;
+        let granted: Option<Result<Lease<C>, Error>> = match shared.config.queue_timeout {
+            Some(limit) => match tokio::time::timeout(limit, &mut rx).await {
+                Ok(answer) => answer.ok(),
+                Err(_) => {
+                    if guard.leave() {
+                        return Err(Error::new(ErrorKind::QueueTimeout)
+                            .with_message(format!("no stream free within {limit:?}")));
+                    }
+                    // Granted or failed just as the time ran out: the answer is already
+                    // in the channel.
+                    rx.try_recv().ok()
+                }
+            },
+            None => rx.await.ok(),
+        };
+        guard.queued = false;
+        granted.unwrap_or_else(|| {
+            Err(Error::new(ErrorKind::ConnectionClosed).with_message("the pool was shut down"))
+        })
+    }
+
+    /// Counts for observability.
+    pub fn snapshot(&self) -> OriginSnapshot {
+        let st = self.shared.lock();
+        OriginSnapshot {
+            origin: self.shared.origin.clone(),
+            connections: st
+                .core
+                .slots()
+                .map(|s| ConnectionSnapshot {
+                    id: s.id,
+                    protocol: s.protocol,
+                    state: s.state,
+                    in_flight: s.in_flight,
+                    max_concurrent: s.max_concurrent,
+                    requests_served: s.served,
+                })
+                .collect(),
+            connecting: st.core.connecting(),
+            queued: st.core.queued(),
+            connections_opened: st.core.opened(),
+            opened_by_protocol: st.core.opened_by_protocol(),
+            in_flight: st.in_flight,
+            peak_in_flight: st.peak_in_flight,
+        }
+    }
+
+    /// Closes every pooled connection gracefully (in-flight requests finish).
+    pub fn close(&self) {
+        let entries = self.shared.lock().core.drain_all();
+        for e in entries {
+            e.conn.close();
+            e.wake_watcher.notify_one();
+        }
+    }
+}
+
+/// A request's place in the queue; leaving it (time-out, cancellation) takes it out.
+struct QueueSpot<C: Connection> {
+    shared: Arc<Shared<C>>,
+    waiter: WaiterId,
+    queued: bool,
+}
+
+impl<C: Connection> QueueSpot<C> {
+    /// Leaves the queue; false if the request had already been granted or failed.
+    fn leave(&mut self) -> bool {
+        if !self.queued {
+            return false;
+        }
+        self.queued = false;
+        let mut st = self.shared.lock();
+        st.waiters.remove(&self.waiter);
+        st.core.cancel(self.waiter)
+    }
+}
+
+impl<C: Connection> Drop for QueueSpot<C> {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+impl<C: Connection> State<C> {
+    fn take(&mut self, out: Outcome<Entry<C>>) -> Todo<C> {
+        let grants = out
+            .grants
+            .into_iter()
+            .map(|(w, info)| (self.waiters.remove(&w), info))
+            .collect::<Vec<_>>();
+        for _ in &grants {
+            self.note_lease();
+        }
+        Todo {
+            grants,
+            failed: out
+                .failed
+                .into_iter()
+                .filter_map(|(w, e)| self.waiters.remove(&w).map(|tx| (tx, e)))
+                .collect(),
+            connects: out.connects,
+            retire: out.retire,
+        }
+    }
+
+    fn note_lease(&mut self) {
+        self.in_flight += 1;
+        self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+    }
+}
+
+impl<C: Connection> Todo<C> {
+    fn has_work(&self) -> bool {
+        !self.grants.is_empty()
+            || !self.failed.is_empty()
+            || self.connects > 0
+            || !self.retire.is_empty()
+    }
+}
+
+impl<C: Connection> Shared<C> {
+    fn lock(&self) -> MutexGuard<'_, State<C>> {
+        // A panic while holding the lock leaves plain counters behind; keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lease(self: &Arc<Self>, info: LeaseInfo<Entry<C>>) -> Lease<C> {
+        Lease {
+            shared: Arc::clone(self),
+            slot: info.slot,
+            entry: info.handle,
+            reused: info.reused,
+        }
+    }
+
+    /// Carries out the core's decisions. Must be called without the lock held.
+    fn run(self: &Arc<Self>, todo: Todo<C>) {
+        for (tx, info) in todo.grants {
+            let lease = self.lease(info);
+            if let Some(tx) = tx {
+                // A waiter that went away hands the lease straight back (dropping it).
+                let _ = tx.send(Ok(lease));
+            }
+        }
+        for (tx, error) in todo.failed {
+            let _ = tx.send(Err(error));
+        }
+        for _ in 0..todo.connects {
+            self.spawn_connect();
+        }
+        for entry in todo.retire {
+            tracing::debug!(conn = %entry.conn.info().id, "retiring connection");
+            entry.conn.close();
+            entry.wake_watcher.notify_one();
+        }
+    }
+
+    /// Feeds a connection's current state into the core at once.
+    fn refresh(self: &Arc<Self>, lease: &Lease<C>) {
+        let conn = lease.conn();
+        let todo = {
+            let mut st = self.lock();
+            let out = st.core.update(
+                lease.slot,
+                conn.capacity(),
+                conn.state(),
+                conn.idle_timeout_hint(),
+                Instant::now(),
+            );
+            st.take(out)
+        };
+        self.run(todo);
+    }
+
+    fn spawn_connect(self: &Arc<Self>) {
+        let shared = Arc::clone(self);
+        let span = tracing::debug_span!("pool_connect", origin = %self.origin);
+        tokio::spawn(
+            async move {
+                let result = shared.connector.connect(&shared.origin).await;
+                let now = Instant::now();
+                match result {
+                    Ok(conn) => {
+                        let slot = conn.info().id.get();
+                        let entry = Entry {
+                            conn: conn.clone(),
+                            wake_watcher: Arc::new(Notify::new()),
+                        };
+                        let todo = {
+                            let mut st = shared.lock();
+                            let out = st.core.connected(
+                                slot,
+                                entry.clone(),
+                                conn.info().protocol,
+                                conn.capacity(),
+                                now,
+                            );
+                            st.take(out)
+                        };
+                        shared.run(todo);
+                        tokio::spawn(
+                            watch(Arc::downgrade(&shared), entry, slot)
+                                .instrument(tracing::trace_span!("watch", conn = slot)),
+                        );
+                    }
+                    Err(error) => {
+                        tracing::debug!(error = %error, "connect failed");
+                        let todo = {
+                            let mut st = shared.lock();
+                            let out = st.core.connect_failed(&error, now);
+                            st.take(out)
+                        };
+                        shared.run(todo);
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+impl<C: Connection> Drop for Shared<C> {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for e in st.core.drain_all() {
+            e.conn.close();
+            e.wake_watcher.notify_one();
+        }
+    }
+}
+
+/// Follows one pooled connection: feeds its state and limit changes to the core, and
+/// retires it when it has idled past its limit. Holds the pool weakly, so a dropped client
+/// does not keep connections alive.
+async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: SlotId) {
+    loop {
+        let changed = entry.conn.changed();
+        let woken = entry.wake_watcher.notified();
+        let Some(shared) = pool.upgrade() else {
+            entry.conn.close();
+            return;
+        };
+        let (deadline, pooled, todo) = {
+            let mut st = shared.lock();
+            let out = st.core.update(
+                slot,
+                entry.conn.capacity(),
+                entry.conn.state(),
+                entry.conn.idle_timeout_hint(),
+                Instant::now(),
+            );
+            let pooled = st.core.contains(slot);
+            (st.core.idle_deadline(slot), pooled, st.take(out))
+        };
+        shared.run(todo);
+        drop(shared);
+        if !pooled {
+            return;
+        }
+        let idle_timer: Pin<Box<dyn Future<Output = ()> + Send>> = match deadline {
+            Some(at) => Box::pin(tokio::time::sleep_until(at.into())),
+            None => Box::pin(std::future::pending()),
+        };
+        tokio::select! {
+            () = changed => {}
+            () = woken => {}
+            () = idle_timer => {
+                let Some(shared) = pool.upgrade() else { return };
+                let expired = shared.lock().core.expire_idle(slot, Instant::now());
+                if let Some(e) = expired {
+                    tracing::debug!(conn = slot, "idle timeout: closing connection");
+                    e.conn.close();
+                    return;
+                }
+            }
+        }
+    }
+}

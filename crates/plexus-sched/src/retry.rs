@@ -1,0 +1,104 @@
+//! The retry decision, in one place (see [`RetryPolicy`](crate::RetryPolicy)).
+
+use http::Request;
+use plexus_core::{Body, Delivery, Error, ErrorKind};
+
+use crate::config::RetryPolicy;
+
+/// What is known about a failed attempt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    /// 1 for the first attempt.
+    pub(crate) number: u32,
+    pub(crate) replay_safe: bool,
+    /// The connection had carried requests before this one.
+    pub(crate) reused: bool,
+}
+
+/// Whether to send the request again after `error`.
+pub(crate) fn should_retry(error: &Error, attempt: Attempt, policy: &RetryPolicy) -> bool {
+    if error.is_builder() {
+        return false;
+    }
+    match error.delivery() {
+        Delivery::NotSent | Delivery::Unprocessed => {
+            attempt.number < policy.max_unprocessed_attempts
+        }
+        Delivery::MaybeProcessed => {
+            attempt.replay_safe
+                && attempt.reused
+                && error.kind() == ErrorKind::ConnectionClosed
+                && attempt.number < policy.max_attempts
+        }
+    }
+}
+
+/// A copy of the request for another attempt, when its body can be sent again.
+pub(crate) fn try_clone_request(request: &Request<Body>) -> Option<Request<Body>> {
+    let body = request.body().try_clone()?;
+    let mut copy = Request::new(body);
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    Some(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(number: u32, replay_safe: bool, reused: bool) -> Attempt {
+        Attempt {
+            number,
+            replay_safe,
+            reused,
+        }
+    }
+
+    #[test]
+    fn unprocessed_is_retried_for_any_method_within_bounds() {
+        let p = RetryPolicy::default();
+        let refused = Error::new(ErrorKind::Refused);
+        assert!(should_retry(&refused, attempt(1, false, false), &p));
+        assert!(should_retry(&refused, attempt(9, false, true), &p));
+        assert!(!should_retry(&refused, attempt(10, false, true), &p));
+        let unsent = Error::new(ErrorKind::ConnectionClosed).with_delivery(Delivery::NotSent);
+        assert!(should_retry(&unsent, attempt(1, false, true), &p));
+    }
+
+    #[test]
+    fn maybe_processed_only_when_replay_safe_on_a_reused_connection() {
+        let p = RetryPolicy::default();
+        let closed = Error::new(ErrorKind::ConnectionClosed);
+        assert!(should_retry(&closed, attempt(1, true, true), &p));
+        assert!(!should_retry(&closed, attempt(1, false, true), &p), "POST");
+        assert!(!should_retry(&closed, attempt(1, true, false), &p), "fresh connection");
+        assert!(!should_retry(&closed, attempt(3, true, true), &p), "bounded");
+        let reset = Error::new(ErrorKind::StreamReset);
+        assert!(!should_retry(&reset, attempt(1, true, true), &p));
+    }
+
+    #[test]
+    fn never_policy_and_builder_errors() {
+        let refused = Error::new(ErrorKind::Refused);
+        assert!(!should_retry(&refused, attempt(1, true, true), &RetryPolicy::never()));
+        let bad = Error::new(ErrorKind::InvalidRequest);
+        assert!(!should_retry(&bad, attempt(1, true, true), &RetryPolicy::default()));
+    }
+
+    #[test]
+    fn only_in_memory_bodies_clone() {
+        let r = Request::post("https://x/").body(Body::from("abc")).expect("valid");
+        let c = try_clone_request(&r).expect("in-memory body");
+        assert_eq!(c.method(), r.method());
+        assert_eq!(c.body().as_bytes(), Some(&b"abc"[..]));
+        let s = Request::post("https://x/")
+            .body(Body::wrap_stream(futures_util::stream::empty::<
+                Result<bytes::Bytes, std::io::Error>,
+            >()))
+            .expect("valid");
+        assert!(try_clone_request(&s).is_none());
+    }
+}

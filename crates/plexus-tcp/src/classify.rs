@@ -1,0 +1,148 @@
+//! Maps h2, hyper, rustls and socket errors onto the plexus error vocabulary, deciding for
+//! each whether the request was not sent, refused unprocessed, or possibly processed.
+
+use std::error::Error as StdError;
+use std::io;
+
+use plexus_core::{Delivery, Error, ErrorKind};
+
+use crate::shared::Shared;
+
+/// An h2 error seen by a request. Streams above a received GOAWAY's last stream id fail
+/// with a *remote* GOAWAY error (h2 raises it only for those, and for streams opened after
+/// it), and `REFUSED_STREAM` resets: both mean the server did not process the request.
+pub(crate) fn h2(e: h2::Error, shared: &Shared) -> Error {
+    let reason = e.reason();
+    let error = if e.is_go_away() && e.is_remote() {
+        Error::new(ErrorKind::Refused).with_message(format!(
+            "above the last stream id of the server's GOAWAY({})",
+            reason_name(reason)
+        ))
+    } else if e.is_reset() && e.is_remote() && reason == Some(h2::Reason::REFUSED_STREAM) {
+        Error::new(ErrorKind::Refused).with_message("REFUSED_STREAM")
+    } else if e.is_reset() && e.is_remote() {
+        Error::new(ErrorKind::StreamReset).with_message(format!(
+            "RST_STREAM({})",
+            reason_name(reason)
+        ))
+    } else if e.is_io() {
+        match shared.close_cause() {
+            Some(cause) => return cause.with_delivery(Delivery::MaybeProcessed),
+            None => Error::new(ErrorKind::ConnectionClosed),
+        }
+    } else {
+        Error::new(ErrorKind::Protocol)
+    };
+    error
+        .with_source(e)
+        .with_origin(&shared.info.origin)
+        .with_protocol(shared.info.protocol)
+}
+
+/// The cause to record when an h2 connection ends.
+pub(crate) fn h2_connection_end(result: Result<(), h2::Error>) -> Error {
+    match result {
+        Ok(()) => Error::new(ErrorKind::ConnectionClosed).with_message("connection closed"),
+        Err(e) if e.is_go_away() && e.is_remote() => Error::new(ErrorKind::ConnectionClosed)
+            .with_message(format!(
+                "server sent GOAWAY({})",
+                reason_name(e.reason())
+            ))
+            .with_source(e),
+        Err(e) if e.is_io() => Error::new(ErrorKind::ConnectionClosed)
+            .with_message(io_summary(&e))
+            .with_source(e),
+        Err(e) => Error::new(ErrorKind::Protocol).with_source(e),
+    }
+}
+
+fn reason_name(reason: Option<h2::Reason>) -> String {
+    reason.map_or_else(|| "?".to_string(), |r| format!("{r:?}"))
+}
+
+fn io_summary(e: &(dyn StdError + 'static)) -> String {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
+                    "the server closed the connection".to_string()
+                }
+                io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
+                _ => io.to_string(),
+            };
+        }
+        cur = err.source();
+    }
+    e.to_string()
+}
+
+/// A hyper HTTP/1.1 error seen by a request whose message hyper did not hand back.
+pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
+    let error = if e.is_parse() || e.is_parse_status() {
+        Error::new(ErrorKind::Protocol).with_message("malformed HTTP/1.1 response")
+    } else if e.is_timeout() {
+        Error::new(ErrorKind::Timeout)
+    } else if e.is_incomplete_message() {
+        Error::new(ErrorKind::ConnectionClosed)
+            .with_message("the server closed the connection before the response was complete")
+    } else if e.is_body_write_aborted() && from_request_body(&e) {
+        Error::new(ErrorKind::RequestBody)
+    } else if e.is_user() {
+        Error::new(ErrorKind::InvalidRequest)
+    } else if e.is_closed() || e.is_canceled() || e.is_body_write_aborted() {
+        Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
+    } else {
+        Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
+    };
+    error
+        .with_source(e)
+        .with_origin(&shared.info.origin)
+        .with_protocol(shared.info.protocol)
+}
+
+fn from_request_body(e: &hyper::Error) -> bool {
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        if let Some(p) = err.downcast_ref::<Error>() {
+            return p.kind() == ErrorKind::RequestBody;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// A TLS handshake failure, with rustls's own words for certificate problems.
+pub(crate) fn tls_handshake(e: io::Error) -> Error {
+    let detail = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(describe_rustls);
+    match detail {
+        Some(detail) => Error::new(ErrorKind::Tls).with_message(detail).with_source(e),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => Error::new(ErrorKind::Tls)
+            .with_message("the server closed the connection during the TLS handshake")
+            .with_source(e),
+        None => Error::new(ErrorKind::Tls).with_message(e.to_string()).with_source(e),
+    }
+}
+
+fn describe_rustls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::NotValidForName)
+        | rustls::Error::InvalidCertificate(C::NotValidForNameContext { .. }) => {
+            "the server's certificate is not valid for this host name".to_string()
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            "the server's certificate is not signed by a trusted CA (self-signed or unknown \
+             issuer; add its CA with --cacert / add_root_certificate)"
+                .to_string()
+        }
+        rustls::Error::InvalidCertificate(C::Expired)
+        | rustls::Error::InvalidCertificate(C::ExpiredContext { .. }) => {
+            "the server's certificate has expired".to_string()
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,269 @@
+//! HTTP/1.1 keep-alive connections on hyper's `client::conn::http1`.
+//!
+//! One request at a time. After each response the connection's future is read off the
+//! response: `Connection: close`, HTTP/1.0 without keep-alive, or an exhausted
+//! `Keep-Alive: max=N` budget drain it (no new request is sent on it); `Keep-Alive:
+//! timeout=N` becomes the idle limit the pool honours, shortened so the client closes
+//! first. A request that hyper hands back unsent comes back to the scheduler intact.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use plexus_core::{Body, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind, SendError};
+use tracing::Instrument;
+
+use crate::classify;
+use crate::io::MaybeTls;
+use crate::keep_alive;
+use crate::shared::{InFlight, Shared};
+
+/// HTTP/1.1 settings of the client side.
+#[derive(Debug, Clone)]
+pub struct H1Settings {
+    /// Largest response head (status line and headers) accepted, in bytes.
+    pub max_header_size: usize,
+    /// Most response headers accepted.
+    pub max_headers: usize,
+}
+
+impl Default for H1Settings {
+    fn default() -> H1Settings {
+        H1Settings {
+            max_header_size: 64 * 1024,
+            max_headers: 128,
+        }
+    }
+}
+
+/// A handle to one HTTP/1.1 connection.
+#[derive(Debug, Clone)]
+pub(crate) struct H1Connection {
+    pub(crate) shared: Arc<Shared>,
+    inner: Arc<H1Inner>,
+}
+
+#[derive(Debug)]
+struct H1Inner {
+    sender: Mutex<http1::SendRequest<Body>>,
+    /// Requests the server still takes on this connection (from `Keep-Alive: max`).
+    remaining: Mutex<Option<u32>>,
+}
+
+/// Runs the HTTP/1.1 handshake (nothing on the wire) and spawns the connection's driver.
+pub(crate) async fn handshake(
+    io: MaybeTls,
+    info: ConnectionInfo,
+    settings: &H1Settings,
+) -> Result<H1Connection, Error> {
+    let (sender, conn) = http1::Builder::new()
+        .max_headers(settings.max_headers)
+        .max_buf_size(settings.max_header_size.max(8192))
+        .handshake::<_, Body>(TokioIo::new(io))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Protocol).with_source(e))?;
+    let shared = Shared::new(info, 1);
+    shared.set_max_concurrent(1, true);
+    let span = tracing::debug_span!(
+        "connection",
+        id = shared.info.id.get(),
+        origin = %shared.info.origin,
+        protocol = "h1",
+    );
+    let driver_shared = Arc::clone(&shared);
+    tokio::spawn(
+        async move {
+            let end = conn.await;
+            driver_shared.advance(ConnectionState::Closed, || match end {
+                Ok(()) => Error::new(ErrorKind::ConnectionClosed)
+                    .with_message("the connection was closed"),
+                Err(e) => Error::new(ErrorKind::ConnectionClosed)
+                    .with_message(e.to_string())
+                    .with_source(e),
+            });
+        }
+        .instrument(span),
+    );
+    Ok(H1Connection {
+        shared,
+        inner: Arc::new(H1Inner {
+            sender: Mutex::new(sender),
+            remaining: Mutex::new(None),
+        }),
+    })
+}
+
+impl H1Connection {
+    pub(crate) fn close(&self) {
+        self.shared.advance(ConnectionState::Draining, || {
+            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
+        });
+    }
+
+    pub(crate) fn send_request(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<H1Body>, SendError>> + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        let inner = Arc::clone(&self.inner);
+        async move {
+            if shared.state() != ConnectionState::Ready {
+                return Err(SendError::unsent(shared.unavailable(), request));
+            }
+            // hyper takes the next request only once its dispatcher has finished the
+            // previous response and asked for more; wait for that (or for the close).
+            let ready = std::future::poll_fn(|cx| match inner.sender.lock() {
+                Ok(mut sender) => sender.poll_ready(cx),
+                Err(_) => Poll::Ready(Ok(())),
+            })
+            .await;
+            if let Err(e) = ready {
+                let error = classify::hyper(e, &shared);
+                shared.advance(ConnectionState::Closed, || error.clone());
+                return Err(SendError::unsent(shared.unavailable(), request));
+            }
+            let (mut parts, body) = request.into_parts();
+            let absolute = parts.uri.clone();
+            if let Err(e) = crate::request::to_http1(&shared.info.origin, &mut parts) {
+                return Err(SendError::new(e));
+            }
+            let client_closes = keep_alive::has_connection_close(&parts.headers);
+            let request = Request::from_parts(parts, body);
+            let in_flight = shared.in_flight_guard();
+            let sent = match inner.sender.lock() {
+                Ok(mut sender) => sender.try_send_request(request),
+                Err(_) => {
+                    return Err(SendError::new(
+                        Error::new(ErrorKind::ConnectionClosed).with_message("connection poisoned"),
+                    ))
+                }
+            };
+            if client_closes {
+                // The caller asked for this to be the last request on the connection.
+                shared.advance(ConnectionState::Draining, || {
+                    Error::new(ErrorKind::ConnectionClosed)
+                        .with_message("the request asked for Connection: close")
+                });
+            }
+            let response = match sent.await {
+                Ok(r) => r,
+                Err(mut e) => {
+                    let unsent = e.take_message();
+                    let error = classify::hyper(e.into_error(), &shared);
+                    shared.advance(ConnectionState::Closed, || error.clone());
+                    return Err(match unsent {
+                        Some(mut request) => {
+                            *request.uri_mut() = absolute;
+                            SendError::unsent(error.with_delivery(Delivery::NotSent), request)
+                        }
+                        None => SendError::new(error),
+                    });
+                }
+            };
+            apply_reuse_rules(&shared, &inner, &response);
+            let (head, incoming) = response.into_parts();
+            Ok(Response::from_parts(
+                head,
+                H1Body {
+                    incoming,
+                    in_flight: Some(in_flight),
+                },
+            ))
+        }
+    }
+}
+
+fn apply_reuse_rules(shared: &Shared, inner: &H1Inner, response: &Response<Incoming>) {
+    let reuse = keep_alive::reuse_after(response.version(), response.headers());
+    if reuse.idle_limit.is_some() {
+        shared.set_idle_hint(reuse.idle_limit);
+    }
+    let budget_spent = match inner.remaining.lock() {
+        Ok(mut remaining) => {
+            if let Some(max) = reuse.remaining {
+                *remaining = Some(max);
+            } else if let Some(r) = remaining.as_mut() {
+                *r = r.saturating_sub(1);
+            }
+            *remaining == Some(0)
+        }
+        Err(_) => true,
+    };
+    if reuse.closing || budget_spent {
+        shared.advance(ConnectionState::Draining, || {
+            Error::new(ErrorKind::ConnectionClosed)
+                .with_message("the server ends the connection after this response")
+        });
+    }
+}
+
+/// The body of an HTTP/1.1 response. A body dropped before its end leaves the connection
+/// unusable (the rest of the message is still on the wire), so the connection is closed.
+#[derive(Debug)]
+pub struct H1Body {
+    incoming: Incoming,
+    in_flight: Option<InFlight>,
+}
+
+impl Drop for H1Body {
+    fn drop(&mut self) {
+        if let Some(g) = self.in_flight.take() {
+            g.shared().advance(ConnectionState::Draining, || {
+                Error::new(ErrorKind::ConnectionClosed)
+                    .with_message("a response body was dropped before its end")
+            });
+        }
+    }
+}
+
+impl http_body::Body for H1Body {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.in_flight = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if this.incoming.is_end_stream() {
+                    this.in_flight = None;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let error = match this.in_flight.take() {
+                    Some(g) => {
+                        let error = classify::hyper(e, g.shared());
+                        g.shared()
+                            .advance(ConnectionState::Closed, || error.clone());
+                        error
+                    }
+                    None => Error::new(ErrorKind::ConnectionClosed).with_source(e),
+                };
+                Poll::Ready(Some(Err(error.with_delivery(Delivery::MaybeProcessed))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}

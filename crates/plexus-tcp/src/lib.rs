@@ -1,0 +1,170 @@
+//! # plexus-tcp
+//!
+//! The TCP half of plexus: connect to every resolved address of a host (IPv6 and IPv4
+//! raced, Happy Eyeballs style), TLS 1.3/1.2 with rustls offering ALPN `h2, http/1.1`,
+//! then an HTTP/2 connection (h2 crate) when the server picks `h2`, or an HTTP/1.1
+//! keep-alive connection (hyper's `client::conn::http1`) when it picks `http/1.1` or
+//! nothing. Cleartext `http://` speaks HTTP/1.1, or h2c by prior knowledge.
+//!
+//! Every connection is a [`TcpConnection`], which implements
+//! [`plexus_core::Connection`]; the scheduler treats both protocols alike.
+//!
+//! HTTP/2 flow-control windows default to 4 MiB per stream and 16 MiB per connection, so
+//! that one h2 download is not throttled by the 64 KiB protocol default (hyper#1813).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use plexus_core::{
+    Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError,
+};
+
+mod classify;
+mod connector;
+mod h1;
+mod h2;
+mod happy_eyeballs;
+mod io;
+mod keep_alive;
+mod request;
+mod shared;
+
+pub use connector::{HttpVersionPolicy, TcpConfig, TcpConnector};
+pub use h1::{H1Body, H1Settings};
+pub use h2::{H2Body, H2Settings};
+pub use keep_alive::{has_connection_close, KeepAliveHeader};
+
+use shared::Shared;
+
+/// One TCP connection speaking HTTP/2 or HTTP/1.1: a cheap handle; the socket belongs to
+/// a driver task.
+#[derive(Debug, Clone)]
+pub struct TcpConnection {
+    proto: Proto,
+}
+
+#[derive(Debug, Clone)]
+enum Proto {
+    H1(h1::H1Connection),
+    H2(h2::H2Connection),
+}
+
+impl TcpConnection {
+    fn shared(&self) -> &Arc<Shared> {
+        match &self.proto {
+            Proto::H1(c) => &c.shared,
+            Proto::H2(c) => &c.shared,
+        }
+    }
+}
+
+impl From<h1::H1Connection> for TcpConnection {
+    fn from(c: h1::H1Connection) -> TcpConnection {
+        TcpConnection { proto: Proto::H1(c) }
+    }
+}
+
+impl From<h2::H2Connection> for TcpConnection {
+    fn from(c: h2::H2Connection) -> TcpConnection {
+        TcpConnection { proto: Proto::H2(c) }
+    }
+}
+
+/// The response body of a [`TcpConnection`].
+#[derive(Debug)]
+pub enum TcpBody {
+    /// From an HTTP/1.1 connection.
+    H1(H1Body),
+    /// From an HTTP/2 stream.
+    H2(H2Body),
+}
+
+impl http_body::Body for TcpBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match self.get_mut() {
+            TcpBody::H1(b) => Pin::new(b).poll_frame(cx),
+            TcpBody::H2(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            TcpBody::H1(b) => b.is_end_stream(),
+            TcpBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            TcpBody::H1(b) => b.size_hint(),
+            TcpBody::H2(b) => b.size_hint(),
+        }
+    }
+}
+
+impl Connection for TcpConnection {
+    type ResponseBody = TcpBody;
+
+    fn info(&self) -> &Arc<ConnectionInfo> {
+        &self.shared().info
+    }
+
+    fn send_request(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<TcpBody>, SendError>> + Send + 'static {
+        match &self.proto {
+            Proto::H1(c) => Either::Left(
+                c.send_request(request)
+                    .map(|r| r.map(|resp| resp.map(TcpBody::H1))),
+            ),
+            Proto::H2(c) => Either::Right(
+                c.send_request(request)
+                    .map(|r| r.map(|resp| resp.map(TcpBody::H2))),
+            ),
+        }
+    }
+
+    fn capacity(&self) -> Capacity {
+        self.shared().capacity()
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.shared().state()
+    }
+
+    fn close_cause(&self) -> Option<Error> {
+        self.shared().close_cause()
+    }
+
+    fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.shared().changed()
+    }
+
+    fn idle_timeout_hint(&self) -> Option<Duration> {
+        self.shared().idle_hint()
+    }
+
+    fn close(&self) {
+        match &self.proto {
+            Proto::H1(c) => c.close(),
+            Proto::H2(c) => c.close(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Request-target forms: h2 sends the absolute URI as pseudo-headers, HTTP/1.1 sends the
+//! origin form with a `Host` header.
+
+use http::header::{HeaderName, HOST};
+use http::uri::{Authority, PathAndQuery, Scheme as UriScheme, Uri};
+use http::HeaderValue;
+use plexus_core::{Error, ErrorKind, Origin, Scheme};
+
+/// Headers that describe one HTTP/1.1 hop and are forbidden in h2 (RFC 9113 §8.2.2).
+const CONNECTION_SPECIFIC: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The absolute URI for `uri` at `origin` (kept as is when already absolute).
+pub(crate) fn absolute_uri(origin: &Origin, uri: Uri) -> Result<Uri, Error> {
+    if uri.scheme().is_some() && uri.authority().is_some() {
+        return Ok(uri);
+    }
+    let mut parts = uri.into_parts();
+    parts.scheme = Some(match origin.scheme() {
+        Scheme::Http => UriScheme::HTTP,
+        Scheme::Https => UriScheme::HTTPS,
+    });
+    parts.authority = Some(
+        origin
+            .authority()
+            .parse::<Authority>()
+            .map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))?,
+    );
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    Uri::from_parts(parts).map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))
+}
+
+/// The origin form (`/path?query`) of `uri`.
+pub(crate) fn origin_form(uri: &Uri) -> Uri {
+    let pq = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    Uri::from(pq)
+}
+
+/// Makes an HTTP/1.1 request head out of a request for `origin`: origin-form target and a
+/// `Host` header (the caller's own `Host` wins).
+pub(crate) fn to_http1(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
+    if !parts.headers.contains_key(HOST) {
+        let host = HeaderValue::from_str(&origin.authority())
+            .map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))?;
+        parts.headers.insert(HOST, host);
+    }
+    parts.uri = origin_form(&parts.uri);
+    parts.version = http::Version::HTTP_11;
+    Ok(())
+}
+
+/// Makes an h2 request head: absolute URI, no hop-by-hop headers, no `Host` (its value
+/// travels as `:authority`), `TE` only as `trailers`.
+pub(crate) fn to_http2(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
+    let uri = std::mem::take(&mut parts.uri);
+    parts.uri = absolute_uri(origin, uri)?;
+    parts.version = http::Version::HTTP_2;
+    for name in CONNECTION_SPECIFIC {
+        parts.headers.remove(name);
+    }
+    parts.headers.remove(HOST);
+    let te = HeaderName::from_static("te");
+    if parts
+        .headers
+        .get(&te)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"trailers"))
+    {
+        parts.headers.remove(te);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin::new(Scheme::Https, "example.com", 8443).expect("valid origin")
+    }
+
+    #[test]
+    fn http1_gets_origin_form_and_host() -> Result<(), Error> {
+        let (mut parts, ()) = http::Request::get("https://example.com:8443/a/b?c=d")
+            .body(())?
+            .into_parts();
+        to_http1(&origin(), &mut parts)?;
+        assert_eq!(parts.uri, "/a/b?c=d");
+        assert_eq!(parts.headers[HOST], "example.com:8443");
+        Ok(())
+    }
+
+    #[test]
+    fn http2_gets_absolute_uri_and_no_hop_headers() -> Result<(), Error> {
+        let (mut parts, ()) = http::Request::get("/x")
+            .header("connection", "keep-alive")
+            .header("host", "example.com")
+            .header("te", "gzip")
+            .body(())?
+            .into_parts();
+        to_http2(&origin(), &mut parts)?;
+        assert_eq!(parts.uri, "https://example.com:8443/x");
+        assert!(parts.headers.is_empty(), "{:?}", parts.headers);
+        Ok(())
+    }
+}
