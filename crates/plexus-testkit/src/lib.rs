@@ -1,1 +1,28 @@
-//! placeholder
+//! # plexus-testkit
+//!
+//! Real servers for plexus's tests, started in-process on loopback, each counting on the
+//! server side what a test asserts: TCP connections, TLS handshakes, h2 streams in
+//! flight (per connection and in all), requests processed, and request ids processed
+//! more than once.
+//!
+//! * [`TestServer`]: TLS with ALPN `h2, http/1.1` (or one of them), or cleartext
+//!   HTTP/1.1 + h2c; configurable `MAX_CONCURRENT_STREAMS`, GOAWAY after N streams,
+//!   HTTP/1.1 `Connection: close` every N responses and `Keep-Alive: timeout=N`.
+//! * [`TestCerts`]: a CA and server certificates made with rcgen.
+//! * [`routes`]: the paths every server answers.
+//! * [`peers`]: third-party servers (Caddy, nghttpd, nginx) on fresh ports.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod certs;
+mod goaway_tap;
+mod h1_server;
+mod h2_server;
+pub mod peers;
+pub mod routes;
+mod server;
+mod stats;
+
+pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
+pub use server::{ServerBuilder, TestServer};
+pub use stats::{ConnStats, Stats};

@@ -1,1 +1,75 @@
-//! placeholder
+//! # plexus
+//!
+//! An async HTTP client built around one idea: a request should cost one round trip.
+//! Connection set-up (DNS, TCP, TLS) is paid once per origin; after that, every request
+//! rides on the same long-lived connection — as a stream of an HTTP/2 connection, or on a
+//! kept-alive HTTP/1.1 connection when the server speaks nothing newer.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), plexus::Error> {
+//! // One client for the whole process: it owns the connections.
+//! let client = plexus::Client::builder()
+//!     .timeout(std::time::Duration::from_secs(30))
+//!     .build()?;
+//!
+//! // A thousand concurrent requests to one origin travel as streams of one h2
+//! // connection (within the server's MAX_CONCURRENT_STREAMS; the rest wait their turn).
+//! let requests = (0..1000).map(|i| {
+//!     let client = client.clone();
+//!     async move { client.get(format!("https://example.com/item/{i}")).send().await?.bytes().await }
+//! });
+//! let bodies = futures_util::future::try_join_all(requests).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## What happens to a request
+//!
+//! 1. The URL's origin (scheme, host, port) picks a scheduler.
+//! 2. The scheduler gives the request a free stream on a ready connection, or queues it
+//!    (FIFO, bounded, with a queue timeout), opening a connection if none can take it:
+//!    one while the origin's protocol is unknown, then up to the per-origin limits.
+//! 3. A new TCP connection tries every address of the host (IPv6 and IPv4 raced), does a
+//!    TLS 1.3/1.2 handshake offering ALPN `h2, http/1.1`, and speaks what the server
+//!    picked.
+//! 4. If the connection fails under the request before the server processed it (refused
+//!    stream, GOAWAY, a kept-alive connection the server had just closed), the request is
+//!    re-sent per the [`RetryPolicy`]; the response's [`RequestRecord`] lists the retries.
+//!
+//! ## Errors
+//!
+//! Every failure is a [`plexus::Error`](Error) with an [`ErrorKind`], predicates
+//! ([`is_timeout`](Error::is_timeout), [`is_connect`](Error::is_connect),
+//! [`is_tls`](Error::is_tls), [`is_retryable`](Error::is_retryable)), the origin and
+//! protocol, and the number of attempts. The client stays usable after any error.
+//!
+//! ## Cancellation
+//!
+//! Dropping a `send()` future cancels the request: taken out of the queue if it was
+//! waiting; its stream reset if it was in flight (an HTTP/1.1 connection is closed, since
+//! it cannot be reused mid-message). Dropping a [`Response`] or its body frees the stream.
+//!
+//! ## Defaults
+//!
+//! See [`ClientBuilder`] for every setting and its default.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod builder;
+mod client;
+mod request;
+mod response;
+mod tls;
+
+pub use builder::ClientBuilder;
+pub use client::Client;
+pub use plexus_core::{
+    Body, ConnectTimings, ConnectionInfo, Delivery, Error, ErrorKind, Idempotent, Origin,
+    Protocol, RequestRecord, TlsInfo,
+};
+pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
+pub use request::{IntoUri, RequestBuilder};
+pub use response::{Response, ResponseBody};
+pub use tls::Certificate;
+
+/// Re-exported for building requests and reading responses.
+pub use http;

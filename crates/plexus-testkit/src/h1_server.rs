@@ -1,0 +1,212 @@
+//! The HTTP/1.1 side of a test server, on hyper's server connection.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::routes::{self, Route, HELLO};
+use crate::stats::{Counters, InFlight};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// HTTP/1.1 settings of a test server.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct H1Options {
+    /// Send `Connection: close` on every n-th response of a connection.
+    pub(crate) close_every: Option<u64>,
+    /// Announce `Keep-Alive: timeout=N` and close connections idle that long.
+    pub(crate) keep_alive_timeout: Option<Duration>,
+}
+
+/// Per-connection state the idle watcher reads.
+#[derive(Debug)]
+struct Activity {
+    served: AtomicU64,
+    busy: AtomicUsize,
+    last_done: Mutex<Instant>,
+}
+
+pub(crate) async fn serve<IO>(io: IO, opts: H1Options, counters: Arc<Counters>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_counters = counters.connection("h1");
+    let activity = Arc::new(Activity {
+        served: AtomicU64::new(0),
+        busy: AtomicUsize::new(0),
+        last_done: Mutex::new(Instant::now()),
+    });
+    let svc = {
+        let opts = opts.clone();
+        let activity = Arc::clone(&activity);
+        service_fn(move |req| {
+            let guard = counters.begin(&conn_counters, 0);
+            handle(req, opts.clone(), Arc::clone(&activity), guard)
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let Some(idle_limit) = opts.keep_alive_timeout else {
+        let _ = conn.await;
+        return;
+    };
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(Duration::from_millis(20)), if !shutting_down => {
+                let idle_for = activity.last_done.lock().map(|t| t.elapsed()).unwrap_or_default();
+                if activity.busy.load(Ordering::Acquire) == 0 && idle_for >= idle_limit {
+                    tracing::debug!(?idle_for, "test server closing idle keep-alive connection");
+                    conn.as_mut().graceful_shutdown();
+                    shutting_down = true;
+                }
+            }
+        }
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    opts: H1Options,
+    activity: Arc<Activity>,
+    guard: InFlight,
+) -> Result<Response<ResponseBody>, Infallible> {
+    activity.busy.fetch_add(1, Ordering::AcqRel);
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    guard.counters().processed(guard.conn(), id.as_deref());
+    let n = activity.served.fetch_add(1, Ordering::AcqRel) + 1;
+    let (parts, body) = request.into_parts();
+    let mut response = match Route::parse(parts.uri.path()) {
+        Route::Hello => full(StatusCode::OK, Bytes::from_static(HELLO)),
+        Route::Delay(d) => {
+            tokio::time::sleep(d).await;
+            full(StatusCode::OK, Bytes::from_static(HELLO))
+        }
+        Route::Bytes(len) => pattern(len),
+        Route::Echo => {
+            let mut r = Response::new(body.map_err(|e| Box::new(e) as BoxError).boxed());
+            *r.status_mut() = StatusCode::OK;
+            r
+        }
+        Route::Upload => {
+            let received = drain(body).await;
+            full(StatusCode::OK, Bytes::from(format!("received {received} bytes")))
+        }
+        Route::Status(s) => full(StatusCode::from_u16(s).unwrap_or(StatusCode::OK), Bytes::new()),
+        Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
+    };
+    if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Some(t) = opts.keep_alive_timeout {
+        if let Ok(v) = HeaderValue::from_str(&format!("timeout={}", t.as_secs())) {
+            response.headers_mut().insert("keep-alive", v);
+        }
+    }
+    let (head, body) = response.into_parts();
+    let body = Tracked {
+        inner: body,
+        done: Some(Done { activity, _guard: guard }),
+    };
+    Ok(Response::from_parts(head, body.boxed()))
+}
+
+fn full(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
+    let mut r = Response::new(Full::new(body).map_err(|e| match e {}).boxed());
+    *r.status_mut() = status;
+    r
+}
+
+fn pattern(len: u64) -> Response<ResponseBody> {
+    let chunks = futures_util::stream::unfold(0u64, move |sent| async move {
+        if sent >= len {
+            return None;
+        }
+        let n = (len - sent).min(routes::CHUNK as u64) as usize;
+        Some((
+            Ok::<_, BoxError>(Frame::data(routes::pattern(sent, n))),
+            sent + n as u64,
+        ))
+    });
+    let mut r = Response::new(StreamBody::new(chunks).boxed());
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    r
+}
+
+async fn drain(mut body: Incoming) -> u64 {
+    let mut n = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            n += data.len() as u64;
+        }
+    }
+    n
+}
+
+/// Marks the connection idle (for the keep-alive timer) when the response is done.
+struct Done {
+    activity: Arc<Activity>,
+    _guard: InFlight,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.activity.last_done.lock() {
+            *t = Instant::now();
+        }
+        self.activity.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+struct Tracked {
+    inner: ResponseBody,
+    done: Option<Done>,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.done = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,191 @@
+//! The h2 side of a test server (TLS with ALPN `h2`, or h2c by prior knowledge).
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{RecvStream, SendStream};
+use http::{Request, Response, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::goaway_tap::{GoawayControl, GoawayTap};
+use crate::routes::{self, Route, HELLO};
+use crate::stats::{Counters, InFlight};
+
+/// h2 settings of a test server.
+#[derive(Debug, Clone)]
+pub(crate) struct H2Options {
+    pub(crate) max_concurrent_streams: Option<u32>,
+    pub(crate) goaway_after: Option<u64>,
+    pub(crate) stream_window: u32,
+    pub(crate) connection_window: u32,
+}
+
+pub(crate) async fn serve<IO>(io: IO, opts: H2Options, counters: Arc<Counters>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match opts.goaway_after {
+        Some(n) => {
+            let control = Arc::new(GoawayControl::default());
+            let tap = GoawayTap::new(io, Arc::clone(&control));
+            serve_conn(tap, &opts, counters, Some((n, control))).await;
+        }
+        None => serve_conn(io, &opts, counters, None).await,
+    }
+}
+
+async fn serve_conn<IO>(
+    io: IO,
+    opts: &H2Options,
+    counters: Arc<Counters>,
+    goaway: Option<(u64, Arc<GoawayControl>)>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(opts.stream_window)
+        .initial_connection_window_size(opts.connection_window)
+        .max_frame_size(64 * 1024);
+    if let Some(n) = opts.max_concurrent_streams {
+        builder.max_concurrent_streams(n);
+    }
+    let mut conn = match builder.handshake::<_, Bytes>(io).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "h2 server handshake failed");
+            return;
+        }
+    };
+    let conn_counters = counters.connection("h2");
+    let mut accepted = 0u64;
+    while let Some(next) = conn.accept().await {
+        let Ok((request, mut respond)) = next else { break };
+        let stream_id = respond.stream_id().as_u32();
+        accepted += 1;
+        if let Some((limit, control)) = &goaway {
+            if accepted > *limit {
+                // Above the injected GOAWAY's last stream id: not processed.
+                counters.refused();
+                respond.send_reset(h2::Reason::REFUSED_STREAM);
+                continue;
+            }
+            if accepted == *limit {
+                control.inject(stream_id);
+            }
+        }
+        let guard = counters.begin(&conn_counters, stream_id);
+        tokio::spawn(handle(request, respond, guard));
+    }
+}
+
+async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, guard: InFlight) {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    guard.counters().processed(guard.conn(), id.as_deref());
+    let (parts, mut body) = request.into_parts();
+    let result = match Route::parse(parts.uri.path()) {
+        Route::Hello => reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO)),
+        Route::Delay(d) => {
+            tokio::time::sleep(d).await;
+            reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO))
+        }
+        Route::Bytes(n) => send_pattern(&mut respond, n).await,
+        Route::Echo => echo(&mut respond, &mut body).await,
+        Route::Upload => {
+            let n = drain(&mut body).await;
+            reply(
+                &mut respond,
+                StatusCode::OK,
+                Bytes::from(format!("received {n} bytes")),
+            )
+        }
+        Route::Status(s) => reply(
+            &mut respond,
+            StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
+            Bytes::new(),
+        ),
+        Route::NotFound => reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new()),
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "h2 test handler could not finish");
+    }
+    drop(guard);
+}
+
+fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
+    let mut r = Response::new(());
+    *r.status_mut() = status;
+    if let Some(len) = len {
+        r.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    r
+}
+
+fn reply(respond: &mut SendResponse<Bytes>, status: StatusCode, body: Bytes) -> Result<(), h2::Error> {
+    let len = body.len() as u64;
+    let mut stream = respond.send_response(head(status, Some(len)), body.is_empty())?;
+    if !body.is_empty() {
+        stream.send_data(body, true)?;
+    }
+    Ok(())
+}
+
+async fn send_pattern(respond: &mut SendResponse<Bytes>, n: u64) -> Result<(), h2::Error> {
+    let mut stream = respond.send_response(head(StatusCode::OK, Some(n)), n == 0)?;
+    let mut sent = 0u64;
+    while sent < n {
+        let len = (n - sent).min(routes::CHUNK as u64) as usize;
+        let last = sent + len as u64 == n;
+        send_flow_controlled(&mut stream, routes::pattern(sent, len), last).await?;
+        sent += len as u64;
+    }
+    Ok(())
+}
+
+async fn echo(respond: &mut SendResponse<Bytes>, body: &mut RecvStream) -> Result<(), h2::Error> {
+    let mut stream = respond.send_response(head(StatusCode::OK, None), false)?;
+    while let Some(chunk) = poll_fn(|cx| body.poll_data(cx)).await {
+        let chunk = chunk?;
+        let n = chunk.len();
+        send_flow_controlled(&mut stream, chunk, false).await?;
+        let _ = body.flow_control().release_capacity(n);
+    }
+    stream.send_data(Bytes::new(), true)
+}
+
+async fn drain(body: &mut RecvStream) -> u64 {
+    let mut n = 0u64;
+    while let Some(Ok(chunk)) = poll_fn(|cx| body.poll_data(cx)).await {
+        n += chunk.len() as u64;
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    n
+}
+
+/// Sends `data` as the peer's flow-control window allows, never buffering more than that.
+async fn send_flow_controlled(
+    stream: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    end_of_stream: bool,
+) -> Result<(), h2::Error> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(r) => r?,
+            None => return Err(h2::Error::from(h2::Reason::CANCEL)),
+        };
+        if granted == 0 {
+            continue;
+        }
+        let chunk = data.split_to(granted.min(data.len()));
+        stream.send_data(chunk, end_of_stream && data.is_empty())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Third-party HTTP servers started on fresh ports for interop tests.

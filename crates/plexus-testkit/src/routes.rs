@@ -1,0 +1,95 @@
+//! The paths every test server answers, shared by its HTTP/1.1 and h2 sides.
+//!
+//! | path | response |
+//! |---|---|
+//! | `/` | `Hello, World!` (13 bytes) |
+//! | `/bytes/N` | N bytes of [`pattern_byte`], streamed in 64 KiB chunks |
+//! | `/delay/MS` | `Hello, World!` after MS milliseconds |
+//! | `/echo` | the request body, streamed back |
+//! | `/upload` | reads the whole body, answers `received N bytes` |
+//! | `/status/N` | status N, empty body |
+//!
+//! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
+//! a request was processed twice.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// The small body: 13 bytes.
+pub const HELLO: &[u8] = b"Hello, World!";
+
+/// Chunk size for generated bodies.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+const PERIOD: usize = 251;
+
+/// Byte `i` of every `/bytes/N` body: `i mod 251`, so that a client can check the bytes.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % PERIOD as u64) as u8
+}
+
+/// Bytes `offset..offset + len` of the pattern (`len` at most 64 KiB), sharing one buffer.
+pub(crate) fn pattern(offset: u64, len: usize) -> Bytes {
+    static BUF: OnceLock<Bytes> = OnceLock::new();
+    let buf = BUF.get_or_init(|| (0..CHUNK + PERIOD).map(|i| pattern_byte(i as u64)).collect());
+    let start = (offset % PERIOD as u64) as usize;
+    buf.slice(start..start + len.min(CHUNK))
+}
+
+/// A request path, understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Hello,
+    Bytes(u64),
+    Delay(Duration),
+    Echo,
+    Upload,
+    Status(u16),
+    NotFound,
+}
+
+impl Route {
+    pub(crate) fn parse(path: &str) -> Route {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let first = parts.next().unwrap_or_default();
+        let arg = parts.next().unwrap_or_default();
+        match first {
+            "" | "hello" => Route::Hello,
+            "bytes" => arg.parse().map_or(Route::NotFound, Route::Bytes),
+            "delay" => arg
+                .parse()
+                .map_or(Route::NotFound, |ms| Route::Delay(Duration::from_millis(ms))),
+            "echo" => Route::Echo,
+            "upload" => Route::Upload,
+            "status" => arg
+                .parse()
+                .ok()
+                .filter(|s| (100..=999).contains(s))
+                .map_or(Route::NotFound, Route::Status),
+            _ => Route::NotFound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_routes() {
+        assert_eq!(Route::parse("/"), Route::Hello);
+        assert_eq!(Route::parse("/bytes/1024"), Route::Bytes(1024));
+        assert_eq!(Route::parse("/delay/5"), Route::Delay(Duration::from_millis(5)));
+        assert_eq!(Route::parse("/status/503"), Route::Status(503));
+        assert_eq!(Route::parse("/bytes/x"), Route::NotFound);
+    }
+
+    #[test]
+    fn pattern_slices_line_up() {
+        let a = pattern(1000, 10);
+        assert!(a.iter().enumerate().all(|(i, b)| *b == pattern_byte(1000 + i as u64)));
+        assert_eq!(HELLO.len(), 13);
+    }
+}

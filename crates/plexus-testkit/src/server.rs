@@ -1,0 +1,294 @@
+//! In-process test servers on loopback that count what they see.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::certs::{test_certs, TestCerts};
+use crate::h1_server::{self, H1Options};
+use crate::h2_server::{self, H2Options};
+use crate::stats::{Counters, Stats};
+
+/// Which protocols a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Speaks {
+    /// TLS: ALPN `h2` and `http/1.1`, as the client prefers. Cleartext: HTTP/1.1, or h2c
+    /// when the client opens with the h2 preface.
+    Both,
+    /// HTTP/1.1 only (TLS ALPN `http/1.1`).
+    Http1,
+    /// HTTP/2 only (TLS ALPN `h2`; h2c by prior knowledge on cleartext).
+    Http2,
+}
+
+/// Configures a [`TestServer`]. Defaults: TLS with the process-wide test certificates,
+/// ALPN `h2, http/1.1`, 127.0.0.1, no stream limit, no faults.
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    tls: bool,
+    speaks: Speaks,
+    ipv6: bool,
+    certs: Option<TestCerts>,
+    h2: H2Options,
+    h1: H1Options,
+}
+
+impl ServerBuilder {
+    fn new() -> ServerBuilder {
+        ServerBuilder {
+            tls: true,
+            speaks: Speaks::Both,
+            ipv6: false,
+            certs: None,
+            h2: H2Options {
+                max_concurrent_streams: None,
+                goaway_after: None,
+                stream_window: 4 * 1024 * 1024,
+                connection_window: 16 * 1024 * 1024,
+            },
+            h1: H1Options::default(),
+        }
+    }
+
+    /// Speak HTTP/2 only (ALPN `h2`).
+    pub fn h2_only(mut self) -> Self {
+        self.speaks = Speaks::Http2;
+        self
+    }
+
+    /// Speak HTTP/1.1 only (ALPN `http/1.1`).
+    pub fn http1_only(mut self) -> Self {
+        self.speaks = Speaks::Http1;
+        self
+    }
+
+    /// No TLS: HTTP/1.1, and h2c when the client starts with the HTTP/2 preface.
+    pub fn cleartext(mut self) -> Self {
+        self.tls = false;
+        self
+    }
+
+    /// Listen on `::1` instead of `127.0.0.1`.
+    pub fn ipv6(mut self) -> Self {
+        self.ipv6 = true;
+        self
+    }
+
+    /// Serve these certificates instead of the process-wide test certificates.
+    pub fn certs(mut self, certs: TestCerts) -> Self {
+        self.certs = Some(certs);
+        self
+    }
+
+    /// h2 `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    pub fn max_concurrent_streams(mut self, n: u32) -> Self {
+        self.h2.max_concurrent_streams = Some(n);
+        self
+    }
+
+    /// After `n` streams on a connection, send GOAWAY with the n-th stream's id as last
+    /// stream id; streams above it are refused unprocessed; the connection closes once
+    /// the n processed streams are done and the client leaves.
+    pub fn goaway_after(mut self, n: u64) -> Self {
+        self.h2.goaway_after = Some(n.max(1));
+        self
+    }
+
+    /// The server's h2 receive windows (default 4 MiB per stream, 16 MiB per connection).
+    pub fn h2_windows(mut self, stream: u32, connection: u32) -> Self {
+        self.h2.stream_window = stream;
+        self.h2.connection_window = connection;
+        self
+    }
+
+    /// HTTP/1.1: send `Connection: close` on every `n`-th response of a connection.
+    pub fn close_every(mut self, n: u64) -> Self {
+        self.h1.close_every = Some(n);
+        self
+    }
+
+    /// HTTP/1.1: announce `Keep-Alive: timeout=N` and close connections idle that long.
+    pub fn keep_alive_timeout(mut self, limit: Duration) -> Self {
+        self.h1.keep_alive_timeout = Some(limit);
+        self
+    }
+
+    /// Binds a fresh port and starts serving.
+    pub async fn start(self) -> io::Result<TestServer> {
+        let ip: IpAddr = if self.ipv6 {
+            Ipv6Addr::LOCALHOST.into()
+        } else {
+            Ipv4Addr::LOCALHOST.into()
+        };
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let addr = listener.local_addr()?;
+        let counters = Arc::new(Counters::default());
+        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let acceptor = self.tls.then(|| {
+            let alpn: &[&[u8]] = match self.speaks {
+                Speaks::Both => &[b"h2", b"http/1.1"],
+                Speaks::Http1 => &[b"http/1.1"],
+                Speaks::Http2 => &[b"h2"],
+            };
+            let certs = self.certs.as_ref().unwrap_or_else(|| test_certs());
+            TlsAcceptor::from(certs.server_config(alpn))
+        });
+        let tls = self.tls;
+        let config = Arc::new(self);
+        let accept = {
+            let counters = Arc::clone(&counters);
+            let tasks = Arc::clone(&tasks);
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let task = tokio::spawn(serve_connection(
+                        stream,
+                        acceptor.clone(),
+                        Arc::clone(&config),
+                        Arc::clone(&counters),
+                    ));
+                    if let Ok(mut t) = tasks.lock() {
+                        t.retain(|h| !h.is_finished());
+                        t.push(task.abort_handle());
+                    }
+                }
+            })
+        };
+        Ok(TestServer {
+            addr,
+            tls,
+            counters,
+            tasks,
+            accept: accept.abort_handle(),
+        })
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    config: Arc<ServerBuilder>,
+    counters: Arc<Counters>,
+) {
+    let _open = counters.tcp_accepted();
+    match acceptor {
+        Some(acceptor) => {
+            let tls = match acceptor.accept(stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(error = %e, "test server TLS handshake failed");
+                    return;
+                }
+            };
+            counters.tls_handshake_done();
+            let h2 = match config.speaks {
+                Speaks::Http2 => true,
+                Speaks::Http1 => false,
+                Speaks::Both => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            };
+            if h2 {
+                h2_server::serve(tls, config.h2.clone(), counters).await;
+            } else {
+                h1_server::serve(tls, config.h1.clone(), counters).await;
+            }
+        }
+        None => {
+            let h2 = match config.speaks {
+                Speaks::Http2 => true,
+                Speaks::Http1 => false,
+                Speaks::Both => starts_with_h2_preface(&stream).await,
+            };
+            if h2 {
+                h2_server::serve(stream, config.h2.clone(), counters).await;
+            } else {
+                h1_server::serve(stream, config.h1.clone(), counters).await;
+            }
+        }
+    }
+}
+
+/// Peeks at the first bytes of a cleartext connection: the h2 preface starts with `PRI `.
+async fn starts_with_h2_preface(stream: &TcpStream) -> bool {
+    let mut buf = [0u8; 4];
+    for _ in 0..100 {
+        match stream.peek(&mut buf).await {
+            Ok(n) if n >= 4 => return &buf == b"PRI ",
+            Ok(0) | Err(_) => return false,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    false
+}
+
+/// A running test server. Stopped (every connection aborted) when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    tls: bool,
+    counters: Arc<Counters>,
+    tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl TestServer {
+    /// A builder with the defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The URL of `path` on this server, with host `localhost` (which the test
+    /// certificates cover, and which makes rustls send SNI).
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://localhost:{}{path}", self.addr.port())
+    }
+
+    /// The URL of `path` with the IP address as host (`https://127.0.0.1:PORT/...` or
+    /// `https://[::1]:PORT/...`).
+    pub fn ip_url(&self, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        match self.addr.ip() {
+            IpAddr::V6(ip) => format!("{scheme}://[{ip}]:{}{path}", self.addr.port()),
+            IpAddr::V4(ip) => format!("{scheme}://{ip}:{}{path}", self.addr.port()),
+        }
+    }
+
+    /// What the server has seen so far.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Stops accepting and aborts every connection.
+    pub fn stop(&self) {
+        self.accept.abort();
+        if let Ok(tasks) = self.tasks.lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,217 @@
+//! `ClientBuilder`: every setting of a [`Client`](crate::Client) with its default.
+
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, USER_AGENT};
+use plexus_core::{Error, ErrorKind};
+use plexus_sched::{PoolConfig, RetryPolicy};
+use plexus_tcp::{HttpVersionPolicy, TcpConfig};
+
+use crate::client::Client;
+use crate::tls::{Certificate, TlsOptions};
+
+/// Configures and builds a [`Client`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`connect_timeout`](Self::connect_timeout) (DNS + TCP + TLS) | 10 s |
+/// | [`timeout`](Self::timeout) (whole request, body included) | none |
+/// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 90 s |
+/// | [`max_connections_per_origin`](Self::max_connections_per_origin) (h2) | 1 |
+/// | [`http1_max_connections_per_origin`](Self::http1_max_connections_per_origin) | 6 |
+/// | [`queue_timeout`](Self::queue_timeout) | 60 s |
+/// | [`max_queued_per_origin`](Self::max_queued_per_origin) | 100,000 |
+/// | [`retry_policy`](Self::retry_policy) | [`RetryPolicy::default`] |
+/// | HTTP versions | ALPN `h2, http/1.1` on TLS; HTTP/1.1 on cleartext |
+/// | h2 windows | 4 MiB per stream, 16 MiB per connection |
+/// | h2 streams before the server's SETTINGS arrive | 1 |
+/// | [`happy_eyeballs_delay`](Self::happy_eyeballs_delay) | 250 ms |
+/// | TLS | 1.3 and 1.2, certificates verified against Mozilla's roots |
+/// | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+#[derive(Debug)]
+pub struct ClientBuilder {
+    pub(crate) tcp: TcpConfig,
+    pub(crate) pool: PoolConfig,
+    pub(crate) version_policy: HttpVersionPolicy,
+    pub(crate) tls: TlsOptions,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) default_headers: HeaderMap,
+    error: Option<Error>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("plexus/", env!("CARGO_PKG_VERSION"))),
+        );
+        default_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        ClientBuilder {
+            tcp: TcpConfig::default(),
+            pool: PoolConfig::default(),
+            version_policy: HttpVersionPolicy::Negotiate,
+            tls: TlsOptions::default(),
+            timeout: None,
+            default_headers,
+            error: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with every default.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Builds the client. Must be called within a Tokio runtime, which the client's
+    /// connection tasks run on.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Client::from_builder(self)
+    }
+
+    /// Limit on connection set-up (DNS, TCP, TLS). `None` waits as long as the OS does.
+    pub fn connect_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.tcp.connect_timeout = limit.into();
+        self
+    }
+
+    /// Deadline for each whole request, from `send` to the end of the response body,
+    /// whatever progress is made. Per-request [`RequestBuilder::timeout`] overrides it.
+    ///
+    /// [`RequestBuilder::timeout`]: crate::RequestBuilder::timeout
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// How long an idle connection stays pooled (`None`: until the server closes it).
+    pub fn pool_idle_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.pool.idle_timeout = limit.into();
+        self
+    }
+
+    /// Most HTTP/2 connections per origin. With 1 (the default), requests beyond the
+    /// server's stream limit queue; above 1 they spill over to more connections.
+    pub fn max_connections_per_origin(mut self, n: usize) -> Self {
+        self.pool.max_connections_per_origin = n.max(1);
+        self
+    }
+
+    /// Most HTTP/1.1 keep-alive connections per origin.
+    pub fn http1_max_connections_per_origin(mut self, n: usize) -> Self {
+        self.pool.http1_max_connections_per_origin = n.max(1);
+        self
+    }
+
+    /// How long a request may wait for a free connection or stream.
+    pub fn queue_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.pool.queue_timeout = limit.into();
+        self
+    }
+
+    /// Most requests waiting per origin before new ones fail with
+    /// [`ErrorKind::QueueFull`].
+    pub fn max_queued_per_origin(mut self, n: usize) -> Self {
+        self.pool.max_queue = n;
+        self
+    }
+
+    /// When requests that failed at a connection are re-sent.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.pool.retry = policy;
+        self
+    }
+
+    /// Speak HTTP/1.1 only (ALPN `http/1.1`), like curl's `--http1.1`.
+    pub fn http1_only(mut self) -> Self {
+        self.version_policy = HttpVersionPolicy::Http1Only;
+        self
+    }
+
+    /// Speak HTTP/2 without negotiation: h2c on `http://`, ALPN `h2` only on `https://`,
+    /// like curl's `--http2-prior-knowledge`.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.version_policy = HttpVersionPolicy::Http2PriorKnowledge;
+        self
+    }
+
+    /// HTTP/2 per-stream receive window (default 4 MiB).
+    pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.tcp.h2.stream_window = bytes;
+        self
+    }
+
+    /// HTTP/2 connection receive window (default 16 MiB).
+    pub fn http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.tcp.h2.connection_window = bytes;
+        self
+    }
+
+    /// Largest HTTP/2 frame the server may send (default 64 KiB).
+    pub fn http2_max_frame_size(mut self, bytes: u32) -> Self {
+        self.tcp.h2.max_frame_size = bytes;
+        self
+    }
+
+    /// How long one address gets before the next is tried in parallel (default 250 ms).
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.tcp.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Trusts `cert` as a root CA, in addition to the built-in roots.
+    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
+        self.tls.extra_roots.push(cert);
+        self
+    }
+
+    /// Whether Mozilla's root store is trusted (default true).
+    pub fn tls_built_in_root_certs(mut self, enabled: bool) -> Self {
+        self.tls.built_in_roots = enabled;
+        self
+    }
+
+    /// **Disables certificate and host-name verification.** Any server can then
+    /// impersonate any other; use only against test servers you control.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.tls.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Replaces the `User-Agent` header sent by default.
+    pub fn user_agent(mut self, value: impl TryInto<HeaderValue>) -> Self {
+        match value.try_into() {
+            Ok(v) => {
+                self.default_headers.insert(USER_AGENT, v);
+            }
+            Err(_) => self.fail("invalid User-Agent value"),
+        }
+        self
+    }
+
+    /// Adds a header sent with every request (the request's own value wins).
+    pub fn default_header(
+        mut self,
+        name: impl TryInto<HeaderName>,
+        value: impl TryInto<HeaderValue>,
+    ) -> Self {
+        match (name.try_into(), value.try_into()) {
+            (Ok(n), Ok(v)) => {
+                self.default_headers.insert(n, v);
+            }
+            _ => self.fail("invalid default header"),
+        }
+        self
+    }
+
+    fn fail(&mut self, msg: &'static str) {
+        if self.error.is_none() {
+            self.error = Some(Error::new(ErrorKind::InvalidRequest).with_message(msg));
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `Client`: one per process, cheap to clone; it owns a scheduler per origin.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use http::{HeaderMap, Method, Request};
+use plexus_core::{Body, Error, ErrorKind, Origin};
+use plexus_sched::{Connect, OriginSnapshot, Pool, PoolConfig};
+use plexus_tcp::{HttpVersionPolicy, TcpConnection, TcpConnector};
+use tracing::Instrument;
+
+use crate::builder::ClientBuilder;
+use crate::request::{IntoUri, RequestBuilder, Timeout};
+use crate::response::Response;
+
+/// An HTTP client that keeps one long-lived, multiplexed connection per origin (a pool of
+/// keep-alive connections where the server speaks only HTTP/1.1).
+///
+/// Create one and share it for the life of the process: cloning is cheap (an `Arc`), and
+/// every clone shares the same connections, TLS session cache and scheduler. A client
+/// per request throws away exactly the connection reuse plexus exists for.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), plexus::Error> {
+/// let client = plexus::Client::new();
+/// let body = client.get("https://example.com/").send().await?.text().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connector: TcpConnector,
+    pool_config: PoolConfig,
+    version_policy: HttpVersionPolicy,
+    timeout: Option<Duration>,
+    default_headers: HeaderMap,
+    pools: Mutex<HashMap<(Origin, HttpVersionPolicy), Pool<TcpConnection>>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("version_policy", &self.inner.version_policy)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with every default (see [`ClientBuilder`]).
+    ///
+    /// # Panics
+    ///
+    /// If the default TLS configuration cannot be built, which does not happen with the
+    /// bundled crypto provider; [`Client::builder`] returns the error instead.
+    pub fn new() -> Client {
+        ClientBuilder::new()
+            .build()
+            .expect("the default client configuration is valid")
+    }
+
+    /// A builder to configure a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client, Error> {
+        let tls = crate::tls::client_config(&b.tls)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                connector: TcpConnector::new(b.tcp, Some(tls)),
+                pool_config: b.pool,
+                version_policy: b.version_policy,
+                timeout: b.timeout,
+                default_headers: b.default_headers,
+                pools: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// A GET request to `url`.
+    pub fn get(&self, url: impl IntoUri) -> RequestBuilder {
+        self.request_builder(Method::GET, url)
+    }
+
+    /// A POST request to `url`.
+    pub fn post(&self, url: impl IntoUri) -> RequestBuilder {
+        self.request_builder(Method::POST, url)
+    }
+
+    /// A PUT request to `url`.
+    pub fn put(&self, url: impl IntoUri) -> RequestBuilder {
+        self.request_builder(Method::PUT, url)
+    }
+
+    /// A DELETE request to `url`.
+    pub fn delete(&self, url: impl IntoUri) -> RequestBuilder {
+        self.request_builder(Method::DELETE, url)
+    }
+
+    /// A HEAD request to `url`.
+    pub fn head(&self, url: impl IntoUri) -> RequestBuilder {
+        self.request_builder(Method::HEAD, url)
+    }
+
+    /// A request with any method.
+    pub fn request_builder(&self, method: Method, url: impl IntoUri) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url.into_uri())
+    }
+
+    /// Sends a ready-made [`http::Request`]. Its URI must be absolute.
+    pub async fn request<B: Into<Body>>(&self, request: Request<B>) -> Result<Response, Error> {
+        self.execute(request.map(Into::into)).await
+    }
+
+    /// Sends a request: picks (or creates) the origin's scheduler, which picks a
+    /// connection; retries per the retry policy; applies the deadline to the response
+    /// head and body.
+    pub async fn execute(&self, mut request: Request<Body>) -> Result<Response, Error> {
+        let started = Instant::now();
+        let origin = Origin::from_uri(request.uri())?;
+        for (name, value) in &self.inner.default_headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        let limit = request
+            .extensions_mut()
+            .remove::<Timeout>()
+            .map(|t| t.0)
+            .or(self.inner.timeout);
+        let deadline = limit.map(|l| tokio::time::Instant::from_std(started) + l);
+        let pool = self.pool(&origin);
+        let span = tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            uri = %request.uri(),
+            stream_id = tracing::field::Empty,
+        );
+        let sent = pool.send(request, started).instrument(span.clone());
+        let response = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, sent).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::new(ErrorKind::Timeout)
+                    .with_message(format!(
+                        "no response within {:?}",
+                        limit.unwrap_or_default()
+                    ))
+                    .with_origin(&origin)),
+            },
+            None => sent.await,
+        }?;
+        if let Some(id) = response
+            .extensions()
+            .get::<plexus_core::RequestRecord>()
+            .and_then(|r| r.stream_id)
+        {
+            span.record("stream_id", id);
+        }
+        Ok(Response::new(response, deadline, limit))
+    }
+
+    /// Per-origin counts: connections by protocol, streams in flight, queued requests,
+    /// connections opened, requests served per connection.
+    pub fn snapshot(&self) -> Vec<OriginSnapshot> {
+        let pools: Vec<_> = self
+            .inner
+            .pools
+            .lock()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default();
+        pools.iter().map(Pool::snapshot).collect()
+    }
+
+    fn pool(&self, origin: &Origin) -> Pool<TcpConnection> {
+        let policy = self.inner.version_policy;
+        let mut pools = self.inner.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools
+            .entry((origin.clone(), policy))
+            .or_insert_with(|| {
+                let connector = self.inner.connector.clone();
+                let connect: Arc<dyn Connect<TcpConnection>> =
+                    Arc::new(move |origin: &Origin| {
+                        let connector = connector.clone();
+                        let origin = origin.clone();
+                        async move { connector.connect(&origin, policy).await }.boxed()
+                    });
+                Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
+            })
+            .clone()
+    }
+}

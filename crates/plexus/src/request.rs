@@ -1,0 +1,138 @@
+//! `RequestBuilder`: a request being put together, sent with `send()`.
+
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use plexus_core::{Body, Error, ErrorKind, Idempotent};
+
+use crate::client::Client;
+use crate::response::Response;
+
+/// Things that can be a request URL: `&str`, `String`, [`http::Uri`].
+pub trait IntoUri {
+    /// The parsed URI, or why it is not one.
+    fn into_uri(self) -> Result<Uri, Error>;
+}
+
+impl IntoUri for Uri {
+    fn into_uri(self) -> Result<Uri, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoUri for &str {
+    fn into_uri(self) -> Result<Uri, Error> {
+        self.parse::<Uri>().map_err(|e| {
+            Error::new(ErrorKind::InvalidUrl)
+                .with_message(format!("`{self}` is not a valid URL"))
+                .with_source(e)
+        })
+    }
+}
+
+impl IntoUri for String {
+    fn into_uri(self) -> Result<Uri, Error> {
+        self.as_str().into_uri()
+    }
+}
+
+impl IntoUri for &String {
+    fn into_uri(self) -> Result<Uri, Error> {
+        self.as_str().into_uri()
+    }
+}
+
+/// A per-request deadline, carried in the request's extensions to the client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeout(pub(crate) Duration);
+
+/// A request being built. Errors (bad URL, bad header) surface from
+/// [`send`](RequestBuilder::send) or [`build`](RequestBuilder::build).
+#[derive(Debug)]
+pub struct RequestBuilder {
+    client: Client,
+    request: Result<Request<Body>, Error>,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: Client, method: Method, uri: Result<Uri, Error>) -> RequestBuilder {
+        let request = uri.map(|uri| {
+            let mut r = Request::new(Body::empty());
+            *r.method_mut() = method;
+            *r.uri_mut() = uri;
+            r
+        });
+        RequestBuilder { client, request }
+    }
+
+    /// Adds a header (repeated names are all sent).
+    pub fn header(
+        mut self,
+        name: impl TryInto<HeaderName>,
+        value: impl TryInto<HeaderValue>,
+    ) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            match (name.try_into(), value.try_into()) {
+                (Ok(n), Ok(v)) => {
+                    r.headers_mut().append(n, v);
+                }
+                (Err(_), _) => {
+                    self.request = Err(Error::new(ErrorKind::InvalidRequest)
+                        .with_message("invalid header name"));
+                }
+                (_, Err(_)) => {
+                    self.request = Err(Error::new(ErrorKind::InvalidRequest)
+                        .with_message("invalid header value"));
+                }
+            }
+        }
+        self
+    }
+
+    /// Adds every header of `headers`.
+    pub fn headers(mut self, headers: HeaderMap) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            for (name, value) in &headers {
+                r.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        self
+    }
+
+    /// Sets the body: bytes, a string, or a streaming [`Body`].
+    pub fn body(mut self, body: impl Into<Body>) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            *r.body_mut() = body.into();
+        }
+        self
+    }
+
+    /// Deadline for this request, from `send` to the end of the response body.
+    pub fn timeout(mut self, limit: Duration) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            r.extensions_mut().insert(Timeout(limit));
+        }
+        self
+    }
+
+    /// Declares the request safe to replay although its method is not (a POST with an
+    /// idempotent effect): it may then be re-sent after a connection failure.
+    pub fn idempotent(mut self) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            r.extensions_mut().insert(Idempotent);
+        }
+        self
+    }
+
+    /// The request as built.
+    pub fn build(self) -> Result<Request<Body>, Error> {
+        self.request
+    }
+
+    /// Sends the request; resolves once the response head has arrived.
+    pub async fn send(self) -> Result<Response, Error> {
+        let request = self.request?;
+        self.client.execute(request).await
+    }
+}

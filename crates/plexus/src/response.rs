@@ -1,0 +1,168 @@
+//! `Response`: status, headers, the record of how it was fetched, and a streaming body.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode, Version};
+use http_body::{Body as _, Frame, SizeHint};
+use plexus_core::{Error, ErrorKind, RequestRecord};
+use plexus_sched::LeasedBody;
+use plexus_tcp::TcpConnection;
+use tokio::time::{Instant, Sleep};
+
+/// A response whose head has arrived; its body streams.
+pub struct Response {
+    head: http::response::Parts,
+    body: ResponseBody,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.head.status)
+            .field("version", &self.head.version)
+            .field("headers", &self.head.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    pub(crate) fn new(
+        response: http::Response<LeasedBody<TcpConnection>>,
+        deadline: Option<Instant>,
+        limit: Option<Duration>,
+    ) -> Response {
+        let (head, inner) = response.into_parts();
+        Response {
+            head,
+            body: ResponseBody {
+                inner,
+                deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
+                limit: limit.unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.head.status
+    }
+
+    /// The HTTP version the response came over.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+
+    /// How the request was carried: connection (protocol, addresses, TLS, set-up
+    /// timings), whether it was reused, attempts and retries, and when each step finished.
+    pub fn record(&self) -> &RequestRecord {
+        self.head
+            .extensions
+            .get::<RequestRecord>()
+            .expect("every scheduled response carries its record")
+    }
+
+    /// The `Content-Length`, if the server sent one.
+    pub fn content_length(&self) -> Option<u64> {
+        self.body.size_hint().exact()
+    }
+
+    /// The next chunk of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            match poll_fn(|cx| Pin::new(&mut self.body).poll_frame(cx)).await {
+                None => return Ok(None),
+                Some(frame) => {
+                    if let Ok(data) = frame?.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole body.
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let first = match self.chunk().await? {
+            Some(c) => c,
+            None => return Ok(Bytes::new()),
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let hint = usize::try_from(self.body.size_hint().lower()).unwrap_or(0);
+        let mut all = BytesMut::with_capacity(first.len() + second.len() + hint);
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(c) = self.chunk().await? {
+            all.extend_from_slice(&c);
+        }
+        Ok(all.freeze())
+    }
+
+    /// The whole body as text (invalid UTF-8 replaced).
+    pub async fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        Ok(match String::from_utf8(bytes.to_vec()) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Splits into the head and a body implementing [`http_body::Body`].
+    pub fn into_parts(self) -> (http::response::Parts, ResponseBody) {
+        (self.head, self.body)
+    }
+}
+
+/// A streaming response body. Its stream stays reserved on the connection until the body
+/// ends or is dropped; the request deadline, if any, still applies.
+pub struct ResponseBody {
+    inner: LeasedBody<TcpConnection>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    limit: Duration,
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody").finish_non_exhaustive()
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        if let Some(deadline) = this.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                this.deadline = None;
+                return Poll::Ready(Some(Err(Error::new(ErrorKind::Timeout).with_message(
+                    format!("response body not complete within {:?}", this.limit),
+                ))));
+            }
+        }
+        Pin::new(&mut this.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

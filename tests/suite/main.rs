@@ -1,0 +1,4 @@
+//! plexus full-stack tests: real clients against real servers on loopback, asserting on
+//! what the servers counted.
+
+mod smoke;

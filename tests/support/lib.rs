@@ -1,0 +1,29 @@
+//! Helpers shared by the full-stack tests.
+
+use std::time::Duration;
+
+use plexus::{Certificate, Client, ClientBuilder};
+use plexus_testkit::test_certs;
+
+/// A client builder that trusts the test CA.
+pub fn client_builder() -> ClientBuilder {
+    let ca = Certificate::from_pem(test_certs().ca_pem.as_bytes())
+        .expect("the test CA is valid PEM");
+    Client::builder()
+        .add_root_certificate(ca)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+}
+
+/// A client that trusts the test CA, with every other default.
+pub fn client() -> Client {
+    client_builder().build().expect("test client builds")
+}
+
+/// Logs to the test's output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
