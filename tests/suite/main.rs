@@ -1,4 +1,7 @@
 //! plexus full-stack tests: real clients against real servers on loopback, asserting on
 //! what the servers counted.
 
+mod goaway;
+mod http1_pool;
+mod multiplexing;
 mod smoke;

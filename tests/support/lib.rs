@@ -27,3 +27,33 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// Sends `n` GETs to `url` at once (each with `x-request-id: i`) and waits for every body.
+/// Returns the responses' records, or the first error.
+pub async fn concurrent_gets(
+    client: &Client,
+    url: &str,
+    n: usize,
+) -> Result<Vec<plexus::RequestRecord>, plexus::Error> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let client = client.clone();
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let response = client
+                    .get(url)
+                    .header("x-request-id", i.to_string())
+                    .send()
+                    .await?;
+                let record = response.record().clone();
+                response.bytes().await?;
+                Ok::<_, plexus::Error>(record)
+            })
+        })
+        .collect();
+    let mut records = Vec::with_capacity(n);
+    for t in tasks {
+        records.push(t.await.expect("request task does not panic")?);
+    }
+    Ok(records)
+}

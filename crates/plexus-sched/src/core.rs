@@ -165,20 +165,27 @@ impl<T: Clone> Core<T> {
         }
     }
 
-    /// A lease ended (response body finished or dropped, or the request failed).
-    pub(crate) fn release(&mut self, slot: SlotId, now: Instant) -> Outcome<T> {
+    /// A lease ended (response body finished or dropped, or the request failed). The
+    /// caller passes what the connection says of itself now, so that a connection that
+    /// began draining during the request (`Connection: close`, GOAWAY) is not handed to
+    /// the next request.
+    pub(crate) fn release(
+        &mut self,
+        slot: SlotId,
+        capacity: Capacity,
+        state: ConnectionState,
+        idle_hint: Option<Duration>,
+        now: Instant,
+    ) -> Outcome<T> {
         let mut out = Outcome::default();
         if let Some(i) = self.index(slot) {
             let s = &mut self.slots[i];
             s.leased = s.leased.saturating_sub(1);
             if s.leased == 0 {
                 s.idle_since = now;
-                if s.state != ConnectionState::Ready {
-                    let s = self.slots.remove(i);
-                    out.retire.push(s.handle);
-                }
             }
         }
+        self.observe(slot, capacity, state, idle_hint, &mut out);
         self.dispatch(now, &mut out);
         out
     }
@@ -244,24 +251,36 @@ impl<T: Clone> Core<T> {
         now: Instant,
     ) -> Outcome<T> {
         let mut out = Outcome::default();
-        if let Some(i) = self.index(slot) {
-            let s = &mut self.slots[i];
-            s.limit = capacity.max_concurrent;
-            s.limit_known = capacity.limit_known;
-            s.idle_hint = idle_hint;
-            s.state = state;
-            let gone = state == ConnectionState::Closed
-                || (state == ConnectionState::Draining && s.leased == 0);
-            if gone {
-                let s = self.slots.remove(i);
-                if state != ConnectionState::Closed {
-                    out.retire.push(s.handle);
-                }
-            }
-            self.learn_limit(capacity);
-        }
+        self.observe(slot, capacity, state, idle_hint, &mut out);
         self.dispatch(now, &mut out);
         out
+    }
+
+    /// Records a connection's current state and limit without dispatching; a closed
+    /// connection, or a draining one with no lease left, leaves the pool.
+    pub(crate) fn observe(
+        &mut self,
+        slot: SlotId,
+        capacity: Capacity,
+        state: ConnectionState,
+        idle_hint: Option<Duration>,
+        out: &mut Outcome<T>,
+    ) {
+        let Some(i) = self.index(slot) else { return };
+        let s = &mut self.slots[i];
+        s.limit = capacity.max_concurrent;
+        s.limit_known = capacity.limit_known;
+        s.idle_hint = idle_hint;
+        s.state = state;
+        let gone = state == ConnectionState::Closed
+            || (state == ConnectionState::Draining && s.leased == 0);
+        if gone {
+            let s = self.slots.remove(i);
+            if state != ConnectionState::Closed {
+                out.retire.push(s.handle);
+            }
+        }
+        self.learn_limit(capacity);
     }
 
     /// Retires the connection if it has idled past its limit; returns it for closing.
@@ -496,7 +515,7 @@ mod tests {
         }
         assert_eq!(core.queued(), 94);
         // A release hands the connection straight to the queue head.
-        let out = core.release(3, t0);
+        let out = core.release(3, cap(1, true), ConnectionState::Ready, None, t0);
         assert_eq!(out.grants.len(), 1);
         assert_eq!(out.grants[0].1.slot, 3);
         assert!(out.grants[0].1.reused);
@@ -551,7 +570,7 @@ mod tests {
         let (a, out) = core.acquire(t0, false);
         assert!(matches!(a, Acquired::Queued(_)));
         assert_eq!(out.connects, 1, "the draining connection does not count");
-        let out = core.release(1, t0);
+        let out = core.release(1, cap(100, true), ConnectionState::Draining, None, t0);
         assert_eq!(out.retire, vec![1], "drained connection retired at its last release");
     }
 
@@ -561,8 +580,7 @@ mod tests {
         let mut core = Core::<u32>::new(cfg(1));
         core.acquire(t0, false);
         core.connected(1, 1, Protocol::Http1, cap(1, true), t0);
-        core.update(1, cap(1, true), ConnectionState::Ready, Some(Duration::from_millis(750)), t0);
-        core.release(1, t0);
+        core.release(1, cap(1, true), ConnectionState::Ready, Some(Duration::from_millis(750)), t0);
         assert_eq!(core.idle_deadline(1), Some(t0 + Duration::from_millis(750)));
         assert_eq!(core.expire_idle(1, t0 + Duration::from_millis(700)), None);
         // A request arriving after the hint does not get the stale connection.

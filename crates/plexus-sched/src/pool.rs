@@ -126,7 +126,14 @@ impl<C: Connection> Drop for Lease<C> {
         let todo = {
             let mut st = self.shared.lock();
             st.in_flight = st.in_flight.saturating_sub(1);
-            let out = st.core.release(self.slot, now);
+            let conn = &self.entry.conn;
+            let out = st.core.release(
+                self.slot,
+                conn.capacity(),
+                conn.state(),
+                conn.idle_timeout_hint(),
+                now,
+            );
             st.take(out)
         };
         if todo.has_work() {
