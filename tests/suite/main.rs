@@ -1,6 +1,7 @@
 //! plexus full-stack tests: real clients against real servers on loopback, asserting on
 //! what the servers counted.
 
+mod bad_input;
 mod goaway;
 mod http1_pool;
 mod multiplexing;
