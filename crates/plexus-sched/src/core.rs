@@ -357,6 +357,16 @@ impl<T: Clone> Core<T> {
                 .is_some_and(|limit| now.saturating_duration_since(s.idle_since) >= limit)
     }
 
+    /// The stream limit to schedule by. Before a new connection's peer has announced its
+    /// limit, the limit this origin announced on earlier connections is used, so only the
+    /// first connection to an origin pays a round trip of caution.
+    fn effective_limit(&self, s: &Slot<T>) -> usize {
+        match (s.limit_known, self.learned_limit) {
+            (false, Some(learned)) if s.protocol.is_multiplexed() => learned,
+            _ => s.limit,
+        }
+    }
+
     fn learn_limit(&mut self, capacity: Capacity) {
         if capacity.limit_known && self.multiplexed == Some(true) {
             let l = capacity.max_concurrent.max(1);
@@ -375,7 +385,7 @@ impl<T: Clone> Core<T> {
                 continue;
             }
             let s = &self.slots[i];
-            if s.state == ConnectionState::Ready && s.leased < s.limit {
+            if s.state == ConnectionState::Ready && s.leased < self.effective_limit(s) {
                 if s.protocol.is_multiplexed() {
                     // Oldest multiplexed connection with room: take it.
                     return Some(i);
@@ -443,8 +453,8 @@ impl<T: Clone> Core<T> {
                     .max_multiplexed
                     .saturating_sub(usable + self.connecting);
                 match self.learned_limit {
-                    // A connection is about to announce its limit: wait for it.
-                    _ if provisional => 0,
+                    // The first connection is about to announce the limit: wait for it.
+                    None if provisional => 0,
                     // No settled limit ever seen: one connect at a time.
                     None => usize::from(self.connecting == 0).min(room),
                     Some(per_conn) => {
@@ -555,6 +565,20 @@ mod tests {
         assert_eq!(views.len(), 4);
         assert!(views.iter().all(|v| v.in_flight == 8));
         assert_eq!(core.queued(), 500 - 32);
+    }
+
+    #[test]
+    fn later_connections_use_the_limit_learned_from_earlier_ones() {
+        let t0 = Instant::now();
+        let mut core = Core::<u32>::new(cfg(1));
+        core.acquire(t0, false);
+        core.connected(1, 1, Protocol::Http2, cap(1, false), t0);
+        core.update(1, cap(8, true), ConnectionState::Ready, None, t0);
+        core.update(1, cap(8, true), ConnectionState::Closed, None, t0);
+        queue_n(&mut core, t0, 20);
+        // The next connection reports a provisional limit of 1, but the origin said 8.
+        let out = core.connected(2, 2, Protocol::Http2, cap(1, false), t0);
+        assert_eq!(out.grants.len(), 8);
     }
 
     #[test]

@@ -88,34 +88,34 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     guard.counters().processed(guard.conn(), id.as_deref());
+    // The stream stops counting as in flight just before the frame that ends it is
+    // queued: after that the client may see the end and open its next stream at once.
+    let mut done = Some(guard);
     let (parts, mut body) = request.into_parts();
     let result = match Route::parse(parts.uri.path()) {
-        Route::Hello => reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO)),
+        Route::Hello => reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO), &mut done),
         Route::Delay(d) => {
             tokio::time::sleep(d).await;
-            reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO))
+            reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO), &mut done)
         }
-        Route::Bytes(n) => send_pattern(&mut respond, n).await,
-        Route::Echo => echo(&mut respond, &mut body).await,
+        Route::Bytes(n) => send_pattern(&mut respond, n, &mut done).await,
+        Route::Echo => echo(&mut respond, &mut body, &mut done).await,
         Route::Upload => {
             let n = drain(&mut body).await;
-            reply(
-                &mut respond,
-                StatusCode::OK,
-                Bytes::from(format!("received {n} bytes")),
-            )
+            let text = Bytes::from(format!("received {n} bytes"));
+            reply(&mut respond, StatusCode::OK, text, &mut done)
         }
         Route::Status(s) => reply(
             &mut respond,
             StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
             Bytes::new(),
+            &mut done,
         ),
-        Route::NotFound => reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new()),
+        Route::NotFound => reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done),
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "h2 test handler could not finish");
     }
-    drop(guard);
 }
 
 fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
@@ -128,35 +128,55 @@ fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
     r
 }
 
-fn reply(respond: &mut SendResponse<Bytes>, status: StatusCode, body: Bytes) -> Result<(), h2::Error> {
+fn reply(
+    respond: &mut SendResponse<Bytes>,
+    status: StatusCode,
+    body: Bytes,
+    done: &mut Option<InFlight>,
+) -> Result<(), h2::Error> {
     let len = body.len() as u64;
-    let mut stream = respond.send_response(head(status, Some(len)), body.is_empty())?;
-    if !body.is_empty() {
-        stream.send_data(body, true)?;
+    if body.is_empty() {
+        done.take();
+        respond.send_response(head(status, Some(len)), true)?;
+        return Ok(());
     }
-    Ok(())
+    let mut stream = respond.send_response(head(status, Some(len)), false)?;
+    done.take();
+    stream.send_data(body, true)
 }
 
-async fn send_pattern(respond: &mut SendResponse<Bytes>, n: u64) -> Result<(), h2::Error> {
-    let mut stream = respond.send_response(head(StatusCode::OK, Some(n)), n == 0)?;
+async fn send_pattern(
+    respond: &mut SendResponse<Bytes>,
+    n: u64,
+    done: &mut Option<InFlight>,
+) -> Result<(), h2::Error> {
+    if n == 0 {
+        return reply(respond, StatusCode::OK, Bytes::new(), done);
+    }
+    let mut stream = respond.send_response(head(StatusCode::OK, Some(n)), false)?;
     let mut sent = 0u64;
     while sent < n {
         let len = (n - sent).min(routes::CHUNK as u64) as usize;
         let last = sent + len as u64 == n;
-        send_flow_controlled(&mut stream, routes::pattern(sent, len), last).await?;
+        send_flow_controlled(&mut stream, routes::pattern(sent, len), last, done).await?;
         sent += len as u64;
     }
     Ok(())
 }
 
-async fn echo(respond: &mut SendResponse<Bytes>, body: &mut RecvStream) -> Result<(), h2::Error> {
+async fn echo(
+    respond: &mut SendResponse<Bytes>,
+    body: &mut RecvStream,
+    done: &mut Option<InFlight>,
+) -> Result<(), h2::Error> {
     let mut stream = respond.send_response(head(StatusCode::OK, None), false)?;
     while let Some(chunk) = poll_fn(|cx| body.poll_data(cx)).await {
         let chunk = chunk?;
         let n = chunk.len();
-        send_flow_controlled(&mut stream, chunk, false).await?;
+        send_flow_controlled(&mut stream, chunk, false, &mut None).await?;
         let _ = body.flow_control().release_capacity(n);
     }
+    done.take();
     stream.send_data(Bytes::new(), true)
 }
 
@@ -170,10 +190,12 @@ async fn drain(body: &mut RecvStream) -> u64 {
 }
 
 /// Sends `data` as the peer's flow-control window allows, never buffering more than that.
+/// With `end_of_stream`, `done` is released just before the last frame is queued.
 async fn send_flow_controlled(
     stream: &mut SendStream<Bytes>,
     mut data: Bytes,
     end_of_stream: bool,
+    done: &mut Option<InFlight>,
 ) -> Result<(), h2::Error> {
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
@@ -185,7 +207,11 @@ async fn send_flow_controlled(
             continue;
         }
         let chunk = data.split_to(granted.min(data.len()));
-        stream.send_data(chunk, end_of_stream && data.is_empty())?;
+        let last = end_of_stream && data.is_empty();
+        if last {
+            done.take();
+        }
+        stream.send_data(chunk, last)?;
     }
     Ok(())
 }

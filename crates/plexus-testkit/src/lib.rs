@@ -9,12 +9,14 @@
 //!   HTTP/1.1 + h2c; configurable `MAX_CONCURRENT_STREAMS`, GOAWAY after N streams,
 //!   HTTP/1.1 `Connection: close` every N responses and `Keep-Alive: timeout=N`.
 //! * [`TestCerts`]: a CA and server certificates made with rcgen.
+//! * [`DelayLine`]: a proxy that adds round-trip latency, for demos and benchmarks.
 //! * [`routes`]: the paths every server answers.
 //! * [`peers`]: third-party servers (Caddy, nghttpd, nginx) on fresh ports.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod certs;
+mod delay_line;
 mod goaway_tap;
 mod h1_server;
 mod h2_server;
@@ -24,5 +26,6 @@ mod server;
 mod stats;
 
 pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
+pub use delay_line::DelayLine;
 pub use server::{ServerBuilder, TestServer};
 pub use stats::{ConnStats, Stats};

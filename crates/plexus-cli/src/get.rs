@@ -1,0 +1,467 @@
+//! `plexus get`: fetch URLs over one shared client, curl-style.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, StreamExt};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Method, Request};
+use plexus::{Body, Certificate, Client, Error, ErrorKind, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::stats::RunStats;
+use crate::write_out::{Template, Vars};
+
+/// Arguments of `plexus get`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct GetArgs {
+    /// URLs to fetch (http:// or https://).
+    #[arg(required = true)]
+    urls: Vec<String>,
+    /// Show connection details (address, TLS, ALPN, protocol, new or reused) and headers
+    /// on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Write every response body to FILE instead of stdout (`/dev/null` discards).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Request method (default GET; POST with -d, PUT with -T).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// Request body; `@FILE` reads it from FILE. Implies POST.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Option<String>,
+    /// Stream FILE as the request body. Implies PUT.
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
+    upload_file: Option<PathBuf>,
+    /// HTTP/1.1 only.
+    #[arg(long = "http1.1", conflicts_with_all = ["http2", "http2_prior_knowledge"])]
+    http1_1: bool,
+    /// HTTP/2 when the server agrees by ALPN, else HTTP/1.1 (the default).
+    #[arg(long = "http2")]
+    http2: bool,
+    /// HTTP/2 without negotiation (h2c for http://).
+    #[arg(long = "http2-prior-knowledge")]
+    http2_prior_knowledge: bool,
+    /// Trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Do not verify the server's certificate (insecure).
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Fetch the URL list this many times.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    repeat: usize,
+    /// At most N requests in flight at once, all over the one shared client.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    parallel: usize,
+    /// Print this after each transfer; curl's `%{variable}`s (`http_version`,
+    /// `response_code`, `time_connect`, `time_appconnect`, `time_starttransfer`,
+    /// `time_total`, `size_download`, `num_connects`, ...). `@FILE` reads it from FILE.
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    write_out: Option<String>,
+    /// Write a JSON summary of the run to FILE.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Seconds allowed for connection set-up (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    connect_timeout: Option<f64>,
+    /// Seconds allowed for each whole transfer.
+    #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
+    max_time: Option<f64>,
+    /// Most HTTP/2 connections per origin (default 1).
+    #[arg(long, value_name = "N")]
+    max_connections_per_origin: Option<usize>,
+    /// Include the response status line and headers in the output.
+    #[arg(short, long)]
+    include: bool,
+    /// No error messages.
+    #[arg(short, long)]
+    silent: bool,
+}
+
+/// Where bodies go.
+enum Sink {
+    Discard,
+    Stdout(Mutex<tokio::io::Stdout>),
+    File(Mutex<tokio::fs::File>),
+}
+
+impl Sink {
+    async fn open(path: Option<&PathBuf>) -> Result<Sink, String> {
+        match path {
+            None => Ok(Sink::Stdout(Mutex::new(tokio::io::stdout()))),
+            Some(p) if p.as_os_str() == "/dev/null" => Ok(Sink::Discard),
+            Some(p) => tokio::fs::File::create(p)
+                .await
+                .map(|f| Sink::File(Mutex::new(f)))
+                .map_err(|e| format!("cannot write {}: {e}", p.display())),
+        }
+    }
+
+    async fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Discard => Ok(()),
+            Sink::Stdout(out) => out.lock().await.write_all(bytes).await,
+            Sink::File(f) => f.lock().await.write_all(bytes).await,
+        }
+    }
+
+    async fn flush(&self) -> std::io::Result<()> {
+        match self {
+            Sink::Discard => Ok(()),
+            Sink::Stdout(out) => out.lock().await.flush().await,
+            Sink::File(f) => f.lock().await.flush().await,
+        }
+    }
+}
+
+struct Job {
+    url: String,
+}
+
+/// The result of one transfer.
+pub(crate) struct Transfer {
+    pub(crate) vars: Vars,
+    pub(crate) error: Option<Error>,
+}
+
+struct Settings {
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    data: Option<Bytes>,
+    upload_file: Option<PathBuf>,
+    verbose: bool,
+    include: bool,
+    /// Bodies are written whole when transfers overlap, so they do not interleave.
+    whole_bodies: bool,
+}
+
+/// Runs `plexus get`; returns the process exit code.
+pub(crate) async fn run(args: GetArgs) -> i32 {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("plexus: {message}");
+            2
+        }
+    }
+}
+
+async fn run_inner(args: GetArgs) -> Result<i32, String> {
+    let client = build_client(&args).await?;
+    let settings = Arc::new(settings(&args).await?);
+    let template = match &args.write_out {
+        Some(w) => Some(load_template(w).await?),
+        None => None,
+    };
+    if let Some(t) = &template {
+        for v in t.unknown_vars() {
+            eprintln!("plexus: unknown --write-out variable `{v}`");
+        }
+    }
+    let sink = Arc::new(Sink::open(args.output.as_ref()).await?);
+    let jobs: Vec<Job> = (0..args.repeat.max(1))
+        .flat_map(|_| args.urls.iter().map(|u| Job { url: u.clone() }))
+        .collect();
+    let started = Instant::now();
+    let mut stats = RunStats::default();
+    let mut first_error: Option<Error> = None;
+    let mut transfers = stream::iter(jobs)
+        .map(|job| transfer(&client, job, &settings, &sink))
+        .buffer_unordered(args.parallel.max(1));
+    while let Some(t) = transfers.next().await {
+        if let Some(template) = &template {
+            let line = template.render(&t.vars);
+            if sink.write(line.as_bytes()).await.is_err() && !args.silent {
+                eprintln!("plexus: cannot write output");
+            }
+        }
+        if let Some(e) = &t.error {
+            if !args.silent {
+                eprintln!("plexus: {}: {}", t.vars.url, crate::error_chain(e));
+            }
+            first_error.get_or_insert_with(|| e.clone());
+        }
+        stats.record(&t);
+    }
+    let _ = sink.flush().await;
+    let elapsed = started.elapsed();
+    if let Some(path) = &args.stats_json {
+        let json = stats.to_json(elapsed, &client.snapshot());
+        tokio::fs::write(path, json)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(first_error.map_or(0, |e| crate::exit_code(&e)))
+}
+
+async fn build_client(args: &GetArgs) -> Result<Client, String> {
+    let mut builder = Client::builder();
+    if let Some(path) = &args.cacert {
+        let pem = tokio::fs::read(path)
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for cert in Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{}: {}", path.display(), crate::error_chain(&e)))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if args.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    if args.http1_1 {
+        builder = builder.http1_only();
+    } else if args.http2_prior_knowledge {
+        builder = builder.http2_prior_knowledge();
+    }
+    if let Some(s) = args.connect_timeout {
+        builder = builder.connect_timeout(seconds(s)?);
+    }
+    if let Some(s) = args.max_time {
+        builder = builder.timeout(seconds(s)?);
+    }
+    if let Some(n) = args.max_connections_per_origin {
+        builder = builder.max_connections_per_origin(n);
+    }
+    builder.build().map_err(|e| crate::error_chain(&e))
+}
+
+fn seconds(s: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(s).map_err(|_| format!("invalid number of seconds: {s}"))
+}
+
+async fn settings(args: &GetArgs) -> Result<Settings, String> {
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("invalid header name in `{h}`"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| format!("invalid header value in `{h}`"))?;
+        headers.push((name, value));
+    }
+    let data = match args.data.as_deref() {
+        Some(d) => Some(match d.strip_prefix('@') {
+            Some(path) => Bytes::from(
+                tokio::fs::read(path)
+                    .await
+                    .map_err(|e| format!("cannot read {path}: {e}"))?,
+            ),
+            None => Bytes::from(d.to_string()),
+        }),
+        None => None,
+    };
+    let method = match &args.method {
+        Some(m) => Method::from_bytes(m.as_bytes()).map_err(|_| format!("invalid method `{m}`"))?,
+        None if data.is_some() => Method::POST,
+        None if args.upload_file.is_some() => Method::PUT,
+        None => Method::GET,
+    };
+    if data.is_some() && !headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+        headers.push((
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        ));
+    }
+    Ok(Settings {
+        method,
+        headers,
+        data,
+        upload_file: args.upload_file.clone(),
+        verbose: args.verbose,
+        include: args.include,
+        whole_bodies: args.parallel > 1,
+    })
+}
+
+async fn load_template(w: &str) -> Result<Template, String> {
+    match w.strip_prefix('@') {
+        Some(path) => tokio::fs::read_to_string(path)
+            .await
+            .map(|t| Template::parse(&t))
+            .map_err(|e| format!("cannot read {path}: {e}")),
+        None => Ok(Template::parse(w)),
+    }
+}
+
+async fn transfer(client: &Client, job: Job, s: &Settings, sink: &Sink) -> Transfer {
+    let started = Instant::now();
+    let mut vars = Vars {
+        url: job.url.clone(),
+        ..Vars::default()
+    };
+    let result = fetch(client, &job, s, sink, &mut vars).await;
+    vars.time_total = started.elapsed().as_secs_f64();
+    let error = result.err();
+    if let Some(e) = &error {
+        vars.errormsg = crate::error_chain(e);
+    }
+    Transfer { vars, error }
+}
+
+async fn fetch(
+    client: &Client,
+    job: &Job,
+    s: &Settings,
+    sink: &Sink,
+    vars: &mut Vars,
+) -> Result<(), Error> {
+    let body = match (&s.data, &s.upload_file) {
+        (Some(d), _) => Body::from(d.clone()),
+        (None, Some(path)) => file_body(path).await?,
+        (None, None) => Body::empty(),
+    };
+    let mut request = Request::new(body);
+    *request.method_mut() = s.method.clone();
+    *request.uri_mut() = job.url.parse().map_err(|e| {
+        Error::new(ErrorKind::InvalidUrl)
+            .with_message(format!("`{}` is not a valid URL", job.url))
+            .with_source(e)
+    })?;
+    for (n, v) in &s.headers {
+        request.headers_mut().append(n.clone(), v.clone());
+    }
+    if s.verbose {
+        eprintln!("> {} {}", request.method(), request.uri());
+        for (n, v) in request.headers() {
+            eprintln!("> {}: {}", n, v.to_str().unwrap_or("<binary>"));
+        }
+    }
+    let mut response = client.execute(request).await?;
+    describe(&response, vars);
+    if s.verbose {
+        verbose_response(&response);
+    }
+    let mut head = String::new();
+    if s.include {
+        head = format!("{:?} {}\r\n", response.version(), response.status());
+        for (n, v) in response.headers() {
+            head.push_str(&format!("{}: {}\r\n", n, v.to_str().unwrap_or("<binary>")));
+        }
+        head.push_str("\r\n");
+    }
+    let io_error = |e: std::io::Error| {
+        Error::new(ErrorKind::RequestBody)
+            .with_message("cannot write the response body")
+            .with_source(e)
+    };
+    if s.whole_bodies {
+        let mut all = BytesMut::from(head.as_bytes());
+        while let Some(chunk) = response.chunk().await? {
+            vars.size_download += chunk.len() as u64;
+            if !matches!(sink, Sink::Discard) {
+                all.extend_from_slice(&chunk);
+            }
+        }
+        sink.write(&all).await.map_err(io_error)?;
+    } else {
+        sink.write(head.as_bytes()).await.map_err(io_error)?;
+        while let Some(chunk) = response.chunk().await? {
+            vars.size_download += chunk.len() as u64;
+            sink.write(&chunk).await.map_err(io_error)?;
+        }
+    }
+    if s.verbose {
+        eprintln!("* {} bytes received", vars.size_download);
+    }
+    Ok(())
+}
+
+fn describe(response: &Response, vars: &mut Vars) {
+    let record = response.record();
+    vars.http_version = match response.version() {
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    }
+    .to_string();
+    vars.response_code = response.status().as_u16();
+    vars.time_connect = record.time_connect().as_secs_f64();
+    vars.time_appconnect = record.time_appconnect().as_secs_f64();
+    vars.time_starttransfer = record.time_starttransfer().as_secs_f64();
+    vars.num_connects = u32::from(!record.reused);
+    vars.remote_ip = record.connection.remote_addr.ip().to_string();
+    vars.remote_port = record.connection.remote_addr.port();
+    vars.num_retries = record.retries.len();
+}
+
+fn verbose_response(response: &Response) {
+    let r = response.record();
+    let c = &r.connection;
+    if r.reused {
+        eprintln!(
+            "* Reusing connection {} to {} ({}, {})",
+            c.id, c.origin, c.remote_addr, c.protocol
+        );
+    } else {
+        let tls = c.tls.as_ref().map_or_else(
+            || "cleartext".to_string(),
+            |t| {
+                format!(
+                    "{} {}{}",
+                    t.version,
+                    t.cipher_suite,
+                    if t.resumed { " (resumed)" } else { "" }
+                )
+            },
+        );
+        eprintln!(
+            "* New connection {} to {} at {} over {}, ALPN {}, speaking {}",
+            c.id,
+            c.origin,
+            c.remote_addr,
+            tls,
+            c.alpn.as_deref().unwrap_or("none"),
+            c.protocol
+        );
+        eprintln!(
+            "* Set-up: TCP {:.3} ms, TLS {:.3} ms",
+            r.time_connect().as_secs_f64() * 1e3,
+            r.time_appconnect().as_secs_f64() * 1e3
+        );
+    }
+    for e in &r.retries {
+        eprintln!("* Retried after: {e}");
+    }
+    match r.stream_id {
+        Some(id) => eprintln!("< {:?} {} (stream {id})", response.version(), response.status()),
+        None => eprintln!("< {:?} {}", response.version(), response.status()),
+    }
+    for (n, v) in response.headers() {
+        eprintln!("< {}: {}", n, v.to_str().unwrap_or("<binary>"));
+    }
+}
+
+/// A streaming body read from a file in 64 KiB chunks.
+async fn file_body(path: &PathBuf) -> Result<Body, Error> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| {
+        Error::new(ErrorKind::RequestBody)
+            .with_message(format!("cannot read {}", path.display()))
+            .with_source(e)
+    })?;
+    let chunks = stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        match file.read_buf(&mut buf).await {
+            Ok(0) => None,
+            Ok(_) => Some((Ok::<_, std::io::Error>(buf.freeze()), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok(Body::wrap_stream(chunks))
+}
+
+/// Status codes of a run, by code.
+pub(crate) type StatusCounts = BTreeMap<u16, u64>;
