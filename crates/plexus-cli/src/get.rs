@@ -168,6 +168,7 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
         }
     }
     let sink = Arc::new(Sink::open(args.output.as_ref()).await?);
+    let mut write_out = tokio::io::stdout();
     let jobs: Vec<Job> = (0..args.repeat.max(1))
         .flat_map(|_| args.urls.iter().map(|u| Job { url: u.clone() }))
         .collect();
@@ -179,9 +180,14 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
         .buffer_unordered(args.parallel.max(1));
     while let Some(t) = transfers.next().await {
         if let Some(template) = &template {
+            // As with curl, --write-out goes to stdout whatever -o says.
             let line = template.render(&t.vars);
-            if sink.write(line.as_bytes()).await.is_err() && !args.silent {
-                eprintln!("plexus: cannot write output");
+            let written = match sink.as_ref() {
+                Sink::Stdout(out) => out.lock().await.write_all(line.as_bytes()).await,
+                _ => write_out.write_all(line.as_bytes()).await,
+            };
+            if written.is_err() && !args.silent {
+                eprintln!("plexus: cannot write to stdout");
             }
         }
         if let Some(e) = &t.error {
@@ -193,6 +199,7 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
         stats.record(&t);
     }
     let _ = sink.flush().await;
+    let _ = write_out.flush().await;
     let elapsed = started.elapsed();
     if let Some(path) = &args.stats_json {
         let json = stats.to_json(elapsed, &client.snapshot());

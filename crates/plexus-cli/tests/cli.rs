@@ -1,0 +1,216 @@
+//! The `plexus` binary against in-process servers: memory bounds of streamed transfers,
+//! `-w`, `--stats-json`, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use plexus_testkit::{test_certs, TestServer};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    peak_rss: u64,
+}
+
+/// Runs `plexus` with `args`, sampling its peak resident set size (the kernel's VmHWM)
+/// until it exits.
+async fn plexus(args: &[&str]) -> Run {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plexus"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("plexus starts");
+    let pid = child.id().expect("running child has a pid");
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let read_all = |mut r: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
+        tokio::spawn(async move {
+            let mut s = String::new();
+            let _ = tokio::io::AsyncReadExt::read_to_string(&mut r, &mut s).await;
+            s
+        })
+    };
+    let out = read_all(Box::new(stdout));
+    let err = read_all(Box::new(stderr));
+    let mut peak_rss = 0;
+    let status = loop {
+        if let Some(kb) = vm_hwm_kib(pid) {
+            peak_rss = peak_rss.max(kb * 1024);
+        }
+        tokio::select! {
+            status = child.wait() => break status.expect("child exits"),
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.await.expect("stdout reader"),
+        stderr: err.await.expect("stderr reader"),
+        peak_rss,
+    }
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `plexus get` of `url` into /dev/null, printing the version and byte count.
+async fn to_null(ca: &Path, url: String, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "get",
+        "--cacert",
+        s(ca),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{size_download}",
+    ];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    plexus(&args).await
+}
+
+fn ca_file(dir: &Path) -> PathBuf {
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, &test_certs().ca_pem).expect("write CA");
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// Test 6: a 100 MiB download and a 100 MiB upload each grow the client's peak memory by
+/// less than 32 MiB, over h2 and over HTTP/1.1: bodies stream, they are not buffered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_mib_transfers_stream_in_bounded_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let upload = dir.path().join("upload.bin");
+    std::fs::write(&upload, vec![7u8; (100 * MIB) as usize]).expect("write upload file");
+
+    for (label, builder) in [
+        ("h2", TestServer::builder().h2_only()),
+        ("h1", TestServer::builder().http1_only()),
+    ] {
+        let server = builder.start().await.expect("server starts");
+        let baseline = to_null(&ca, server.url("/bytes/1024"), &[]).await;
+        assert_eq!(baseline.code, 0, "{}", baseline.stderr);
+
+        let download = to_null(&ca, server.url(&format!("/bytes/{}", 100 * MIB)), &[]).await;
+        assert_eq!(download.code, 0, "{}", download.stderr);
+        let expected_version = if label == "h2" { "2" } else { "1.1" };
+        assert_eq!(download.stdout, format!("{expected_version} {}", 100 * MIB));
+        let growth = download.peak_rss.saturating_sub(baseline.peak_rss);
+        println!(
+            "{label} download: peak RSS {} MiB, baseline {} MiB, growth {:.1} MiB",
+            download.peak_rss / MIB,
+            baseline.peak_rss / MIB,
+            growth as f64 / MIB as f64
+        );
+        assert!(growth < 32 * MIB, "{label} download grew the client by {growth} bytes");
+
+        let sent = to_null(&ca, server.url("/upload"), &["-T", s(&upload)]).await;
+        assert_eq!(sent.code, 0, "{}", sent.stderr);
+        let growth = sent.peak_rss.saturating_sub(baseline.peak_rss);
+        println!(
+            "{label} upload: peak RSS {} MiB, growth {:.1} MiB",
+            sent.peak_rss / MIB,
+            growth as f64 / MIB as f64
+        );
+        assert!(growth < 32 * MIB, "{label} upload grew the client by {growth} bytes");
+        assert_eq!(server.stats().requests, 3);
+    }
+    // The server saw every byte of the upload: its answer says so.
+    let server = TestServer::builder().start().await.expect("server starts");
+    let out = plexus(&["get", "--cacert", s(&ca), "-T", s(&upload), &server.url("/upload")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, format!("received {} bytes", 100 * MIB));
+}
+
+/// `-w` reports curl's variables; `--repeat` reuses the connection (`num_connects` 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_out_shows_reuse() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/");
+    let run = plexus(&[
+        "get", "--cacert", s(&ca), "-o", "/dev/null", "--repeat", "3",
+        "-w", "%{http_version} %{response_code} %{num_connects} %{size_download}\\n", &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "2 200 1 13\n2 200 0 13\n2 200 0 13\n");
+    assert_eq!(server.stats().tcp_connections, 1);
+
+    let run = plexus(&[
+        "get", "--cacert", s(&ca), "--http1.1", "-o", "/dev/null",
+        "-w", "%{http_version} %{time_connect} %{time_appconnect} %{time_total}", &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let fields: Vec<&str> = run.stdout.split(' ').collect();
+    assert_eq!(fields[0], "1.1");
+    let times: Vec<f64> = fields[1..].iter().map(|f| f.parse().expect("a number")).collect();
+    assert!(times[0] > 0.0 && times[0] <= times[1] && times[1] <= times[2], "{times:?}");
+}
+
+/// `--parallel` puts requests in flight together over the one client: one h2 connection,
+/// many streams at once, as `--stats-json` and the server both say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_requests_share_one_connection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let stats_path = dir.path().join("stats.json");
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/delay/50");
+    let run = plexus(&[
+        "get", "--cacert", s(&ca), "-o", "/dev/null", "--repeat", "200", "--parallel", "50",
+        "--stats-json", s(&stats_path), &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_path).expect("stats written")).expect("json");
+    assert_eq!(json["requests"], 200);
+    assert_eq!(json["ok"], 200);
+    assert_eq!(json["connections_opened"], 1);
+    assert_eq!(json["origins"][0]["connections_opened"]["h2"], 1);
+    let peak = json["peak_streams_in_flight"].as_u64().expect("a number");
+    assert!(peak > 10 && peak <= 50, "peak streams {peak}");
+    let stats = server.stats();
+    assert_eq!(stats.tcp_connections, 1);
+    assert!(stats.peak_streams > 10 && stats.peak_streams <= 50, "{stats:?}");
+}
+
+/// Errors print a clear message and exit with curl's codes; `-k` is the opt-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_exit_with_curl_codes() {
+    let server = TestServer::builder().start().await.expect("server starts");
+    let untrusted = plexus(&["get", &server.url("/")]).await;
+    assert_eq!(untrusted.code, 35, "{}", untrusted.stderr);
+    assert!(untrusted.stderr.contains("not signed by a trusted CA"), "{}", untrusted.stderr);
+    let insecure = plexus(&["get", "-k", &server.url("/")]).await;
+    assert_eq!(insecure.code, 0, "{}", insecure.stderr);
+    assert_eq!(insecure.stdout, "Hello, World!");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let refused = plexus(&["get", &format!("http://127.0.0.1:{closed}/")]).await;
+    assert_eq!(refused.code, 7, "{}", refused.stderr);
+    let bad = plexus(&["get", "ht tp://nope"]).await;
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+}
