@@ -8,7 +8,11 @@ use plexus_tests::{client, client_builder, init_tracing};
 use tokio::io::AsyncReadExt;
 
 async fn still_works(client: &plexus::Client, server: &TestServer) {
-    let r = client.get(server.url("/")).send().await.expect("the client is still usable");
+    let r = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("the client is still usable");
     assert_eq!(r.text().await.expect("body"), "Hello, World!");
 }
 
@@ -67,13 +71,27 @@ async fn certificate_for_the_wrong_host() {
     let certs = TestCerts::signed_for(&["wrong.example"]);
     // Trust the wrong server's CA too, so that only the host name can fail.
     let ca = plexus::Certificate::from_pem(certs.ca_pem.as_bytes()).expect("pem");
-    let wrong = TestServer::builder().certs(certs).start().await.expect("starts");
+    let wrong = TestServer::builder()
+        .certs(certs)
+        .start()
+        .await
+        .expect("starts");
     let good = TestServer::builder().start().await.expect("server starts");
-    let client = client_builder().add_root_certificate(ca).build().expect("builds");
-    let err = client.get(wrong.url("/")).send().await.expect_err("wrong host");
+    let client = client_builder()
+        .add_root_certificate(ca)
+        .build()
+        .expect("builds");
+    let err = client
+        .get(wrong.url("/"))
+        .send()
+        .await
+        .expect_err("wrong host");
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("not valid for this host name"), "{err}");
+    assert!(
+        err.to_string().contains("not valid for this host name"),
+        "{err}"
+    );
     assert_eq!(wrong.stats().requests, 0);
     still_works(&client, &good).await;
 }
@@ -88,16 +106,27 @@ async fn self_signed_certificate_without_a_trusted_ca() {
         .expect("server starts");
     let good = TestServer::builder().start().await.expect("server starts");
     let client = client();
-    let err = client.get(self_signed.url("/")).send().await.expect_err("untrusted");
+    let err = client
+        .get(self_signed.url("/"))
+        .send()
+        .await
+        .expect_err("untrusted");
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
-    assert!(err.to_string().contains("not signed by a trusted CA"), "{err}");
+    assert!(
+        err.to_string().contains("not signed by a trusted CA"),
+        "{err}"
+    );
     still_works(&client, &good).await;
     // The loudly named opt-out accepts it.
     let reckless = client_builder()
         .danger_accept_invalid_certs(true)
         .build()
         .expect("builds");
-    let r = reckless.get(self_signed.url("/")).send().await.expect("accepted");
+    let r = reckless
+        .get(self_signed.url("/"))
+        .send()
+        .await
+        .expect("accepted");
     assert_eq!(r.status(), 200);
 }
 
@@ -105,7 +134,9 @@ async fn self_signed_certificate_without_a_trusted_ca() {
 async fn server_that_closes_before_responding() {
     init_tracing();
     let good = TestServer::builder().start().await.expect("server starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let accepted = tokio::spawn(async move {
         let mut served = 0;
@@ -129,7 +160,11 @@ async fn server_that_closes_before_responding() {
             .await
             .expect_err("no response");
         assert_eq!(err.kind(), ErrorKind::ConnectionClosed, "{err}");
-        assert_eq!(err.attempts(), 1, "a fresh connection is not retried: {err}");
+        assert_eq!(
+            err.attempts(),
+            1,
+            "a fresh connection is not retried: {err}"
+        );
     }
     assert_eq!(accepted.await.expect("listener task"), 2);
     still_works(&client, &good).await;

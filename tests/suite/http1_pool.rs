@@ -9,7 +9,11 @@ use plexus_tests::{client, concurrent_gets, init_tracing};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_reuse_one_connection() {
     init_tracing();
-    let server = TestServer::builder().http1_only().start().await.expect("server starts");
+    let server = TestServer::builder()
+        .http1_only()
+        .start()
+        .await
+        .expect("server starts");
     let client = client();
     for i in 0..1000 {
         let r = client
@@ -32,14 +36,21 @@ async fn sequential_requests_reuse_one_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_stay_within_the_pool_limit() {
     init_tracing();
-    let server = TestServer::builder().http1_only().start().await.expect("server starts");
+    let server = TestServer::builder()
+        .http1_only()
+        .start()
+        .await
+        .expect("server starts");
     let client = client();
     concurrent_gets(&client, &server.url("/delay/10"), 100)
         .await
         .expect("every request succeeds");
     let stats = server.stats();
     assert!(stats.tcp_connections <= 6, "{stats:?}");
-    assert!(stats.tcp_connections >= 2, "the pool grew once HTTP/1.1 was known");
+    assert!(
+        stats.tcp_connections >= 2,
+        "the pool grew once HTTP/1.1 was known"
+    );
     assert!(stats.peak_open_connections <= 6);
     assert!(stats.connections.iter().all(|c| c.peak_streams == 1));
     assert_eq!(stats.requests, 100);
@@ -57,8 +68,16 @@ async fn connection_close_every_tenth_response_loses_nothing() {
         .expect("server starts");
     let client = client();
     for _ in 0..200 {
-        let r = client.get(server.url("/")).send().await.expect("request succeeds");
-        assert!(r.record().retries.is_empty(), "no request needed a retry: {:?}", r.record().retries);
+        let r = client
+            .get(server.url("/"))
+            .send()
+            .await
+            .expect("request succeeds");
+        assert!(
+            r.record().retries.is_empty(),
+            "no request needed a retry: {:?}",
+            r.record().retries
+        );
         r.bytes().await.expect("body");
     }
     let records = concurrent_gets(&client, &server.url("/delay/2"), 300)
@@ -66,9 +85,15 @@ async fn connection_close_every_tenth_response_loses_nothing() {
         .expect("every concurrent request succeeds");
     let retried = records.iter().filter(|r| !r.retries.is_empty()).count();
     let stats = server.stats();
-    assert_eq!(stats.requests, 500, "each request processed once: {stats:?}");
+    assert_eq!(
+        stats.requests, 500,
+        "each request processed once: {stats:?}"
+    );
     assert!(stats.duplicate_request_ids.is_empty());
-    assert!(stats.connections.iter().all(|c| c.requests <= 10), "{stats:?}");
+    assert!(
+        stats.connections.iter().all(|c| c.requests <= 10),
+        "{stats:?}"
+    );
     assert!(stats.tcp_connections >= 50);
     assert_eq!(retried, 0, "the client saw every close coming");
 }
@@ -95,7 +120,10 @@ async fn keep_alive_timeout_is_honoured() {
     }
     let stats = server.stats();
     assert_eq!(stats.requests, 50, "{stats:?}");
-    assert_eq!(retries, 0, "no request was sent into a connection the server closed");
+    assert_eq!(
+        retries, 0,
+        "no request was sent into a connection the server closed"
+    );
     // Pauses longer than the client's idle limit (750 ms) forced fresh connections.
     assert!(stats.tcp_connections >= 5, "{stats:?}");
 }

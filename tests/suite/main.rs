@@ -5,4 +5,5 @@ mod bad_input;
 mod goaway;
 mod http1_pool;
 mod multiplexing;
+mod peers;
 mod smoke;

@@ -47,7 +47,10 @@ async fn peer_stream_limit_is_never_exceeded() {
     assert!(stats.peak_streams >= 4, "the limit was used: {stats:?}");
     // A stream beyond the limit would have been refused by the server's h2 layer before
     // reaching a handler, leaving a gap in the stream ids.
-    assert!(stats.connections.iter().all(|c| c.stream_ids_dense()), "{stats:?}");
+    assert!(
+        stats.connections.iter().all(|c| c.stream_ids_dense()),
+        "{stats:?}"
+    );
     assert_eq!(stats.connections[0].streams, 500);
 }
 
@@ -70,11 +73,23 @@ async fn spill_over_stays_within_connection_and_stream_limits() {
         .expect("every request succeeds");
     let stats = server.stats();
     assert!(stats.tcp_connections <= 4, "{stats:?}");
-    assert!(stats.tcp_connections >= 2, "requests spilled over: {stats:?}");
+    assert!(
+        stats.tcp_connections >= 2,
+        "requests spilled over: {stats:?}"
+    );
     assert!(stats.peak_streams <= 32, "{stats:?}");
-    assert!(stats.peak_streams > 8, "more than one connection carried streams at once");
-    assert!(stats.connections.iter().all(|c| c.peak_streams <= 8), "{stats:?}");
-    assert!(stats.connections.iter().all(|c| c.stream_ids_dense()), "{stats:?}");
+    assert!(
+        stats.peak_streams > 8,
+        "more than one connection carried streams at once"
+    );
+    assert!(
+        stats.connections.iter().all(|c| c.peak_streams <= 8),
+        "{stats:?}"
+    );
+    assert!(
+        stats.connections.iter().all(|c| c.stream_ids_dense()),
+        "{stats:?}"
+    );
     assert_eq!(stats.requests, 500);
 }
 

@@ -7,8 +7,8 @@ use plexus_testkit::test_certs;
 
 /// A client builder that trusts the test CA.
 pub fn client_builder() -> ClientBuilder {
-    let ca = Certificate::from_pem(test_certs().ca_pem.as_bytes())
-        .expect("the test CA is valid PEM");
+    let ca =
+        Certificate::from_pem(test_certs().ca_pem.as_bytes()).expect("the test CA is valid PEM");
     Client::builder()
         .add_root_certificate(ca)
         .connect_timeout(Duration::from_secs(10))
@@ -56,4 +56,44 @@ pub async fn concurrent_gets(
         records.push(t.await.expect("request task does not panic")?);
     }
     Ok(records)
+}
+
+/// Sends `total` GETs to `url`, at most `parallel` in flight, and checks each response is
+/// `200` with the 13-byte hello body. Returns the records of every request.
+pub async fn gets_in_parallel(
+    client: &Client,
+    url: &str,
+    total: usize,
+    parallel: usize,
+) -> Result<Vec<plexus::RequestRecord>, String> {
+    use futures_util::stream::{self, StreamExt};
+    let results: Vec<Result<plexus::RequestRecord, String>> = stream::iter(0..total)
+        .map(|i| {
+            let client = client.clone();
+            let url = url.to_string();
+            async move {
+                let response = client
+                    .get(url)
+                    .header("x-request-id", i.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| format!("request {i}: {e}"))?;
+                if response.status() != 200 {
+                    return Err(format!("request {i}: status {}", response.status()));
+                }
+                let record = response.record().clone();
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("request {i}: {e}"))?;
+                if body.as_ref() != plexus_testkit::routes::HELLO {
+                    return Err(format!("request {i}: unexpected body {body:?}"));
+                }
+                Ok(record)
+            }
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

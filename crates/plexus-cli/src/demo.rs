@@ -63,10 +63,37 @@ async fn run_inner(args: &DemoArgs) -> Result<(), String> {
     println!("(embedded TLS servers on loopback behind a delay line; connections and TLS handshakes are counted by the servers)\n");
 
     let rows = vec![
-        sequential("sequential, new connection per request", Kind::Http1, n, rtt, true).await?,
-        sequential("sequential, HTTP/1.1 keep-alive", Kind::Http1, n, rtt, false).await?,
-        sequential("sequential, HTTP/2 (one connection)", Kind::Http2, n, rtt, false).await?,
-        concurrent("concurrent, HTTP/1.1 pool (6 connections)", Kind::Http1, m, rtt).await?,
+        sequential(
+            "sequential, new connection per request",
+            Kind::Http1,
+            n,
+            rtt,
+            true,
+        )
+        .await?,
+        sequential(
+            "sequential, HTTP/1.1 keep-alive",
+            Kind::Http1,
+            n,
+            rtt,
+            false,
+        )
+        .await?,
+        sequential(
+            "sequential, HTTP/2 (one connection)",
+            Kind::Http2,
+            n,
+            rtt,
+            false,
+        )
+        .await?,
+        concurrent(
+            "concurrent, HTTP/1.1 pool (6 connections)",
+            Kind::Http1,
+            m,
+            rtt,
+        )
+        .await?,
         concurrent("concurrent, HTTP/2 multiplexed", Kind::Http2, m, rtt).await?,
     ];
     print_table(&rows);
@@ -136,7 +163,11 @@ fn client() -> Result<Client, String> {
 }
 
 async fn get(client: &Client, url: &str) -> Result<(), String> {
-    let response = client.get(url).send().await.map_err(|e| crate::error_chain(&e))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| crate::error_chain(&e))?;
     response.bytes().await.map_err(|e| crate::error_chain(&e))?;
     Ok(())
 }
@@ -164,7 +195,13 @@ async fn sequential(
         }
         latencies.push(t0.elapsed());
     }
-    Ok(row(scenario, kind, latencies, started.elapsed(), &setup.stats()))
+    Ok(row(
+        scenario,
+        kind,
+        latencies,
+        started.elapsed(),
+        &setup.stats(),
+    ))
 }
 
 async fn concurrent(
@@ -191,7 +228,13 @@ async fn concurrent(
     for t in tasks {
         latencies.push(t.await.map_err(|e| e.to_string())??);
     }
-    Ok(row(scenario, kind, latencies, started.elapsed(), &setup.stats()))
+    Ok(row(
+        scenario,
+        kind,
+        latencies,
+        started.elapsed(),
+        &setup.stats(),
+    ))
 }
 
 fn row(

@@ -443,7 +443,11 @@ fn verbose_response(response: &Response) {
         eprintln!("* Retried after: {e}");
     }
     match r.stream_id {
-        Some(id) => eprintln!("< {:?} {} (stream {id})", response.version(), response.status()),
+        Some(id) => eprintln!(
+            "< {:?} {} (stream {id})",
+            response.version(),
+            response.status()
+        ),
         None => eprintln!("< {:?} {}", response.version(), response.status()),
     }
     for (n, v) in response.headers() {

@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Fetch URLs (curl-like). Exit codes follow curl's: 3 bad URL, 6 DNS, 7 connect,
     /// 28 time-out, 35 TLS, 52 connection closed, 16 HTTP/2 or protocol error.
-    Get(get::GetArgs),
+    Get(Box<get::GetArgs>),
     /// Start local servers and show, measured live, what connection reuse and
     /// multiplexing save.
     Demo(demo::DemoArgs),
@@ -39,7 +39,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("plexus: cannot start the runtime: {e}");
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Get(args) => get::run(args).await,
+            Command::Get(args) => get::run(*args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

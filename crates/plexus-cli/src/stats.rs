@@ -124,7 +124,10 @@ pub(crate) fn kind_name(kind: plexus::ErrorKind) -> String {
 mod tests {
     #[test]
     fn kind_names_are_snake_case() {
-        assert_eq!(super::kind_name(plexus::ErrorKind::ConnectTimeout), "connect_timeout");
+        assert_eq!(
+            super::kind_name(plexus::ErrorKind::ConnectTimeout),
+            "connect_timeout"
+        );
         assert_eq!(super::kind_name(plexus::ErrorKind::Tls), "tls");
     }
 }

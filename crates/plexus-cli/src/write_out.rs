@@ -150,7 +150,9 @@ mod tests {
 
     #[test]
     fn renders_curl_variables_and_escapes() {
-        let t = Template::parse("%{http_version} %{response_code} %{size_download}B 100%% %{time_total}\\n");
+        let t = Template::parse(
+            "%{http_version} %{response_code} %{size_download}B 100%% %{time_total}\\n",
+        );
         let vars = Vars {
             http_version: "2".into(),
             response_code: 200,

@@ -118,7 +118,10 @@ async fn hundred_mib_transfers_stream_in_bounded_memory() {
             baseline.peak_rss / MIB,
             growth as f64 / MIB as f64
         );
-        assert!(growth < 32 * MIB, "{label} download grew the client by {growth} bytes");
+        assert!(
+            growth < 32 * MIB,
+            "{label} download grew the client by {growth} bytes"
+        );
 
         let sent = to_null(&ca, server.url("/upload"), &["-T", s(&upload)]).await;
         assert_eq!(sent.code, 0, "{}", sent.stderr);
@@ -128,12 +131,23 @@ async fn hundred_mib_transfers_stream_in_bounded_memory() {
             sent.peak_rss / MIB,
             growth as f64 / MIB as f64
         );
-        assert!(growth < 32 * MIB, "{label} upload grew the client by {growth} bytes");
+        assert!(
+            growth < 32 * MIB,
+            "{label} upload grew the client by {growth} bytes"
+        );
         assert_eq!(server.stats().requests, 3);
     }
     // The server saw every byte of the upload: its answer says so.
     let server = TestServer::builder().start().await.expect("server starts");
-    let out = plexus(&["get", "--cacert", s(&ca), "-T", s(&upload), &server.url("/upload")]).await;
+    let out = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-T",
+        s(&upload),
+        &server.url("/upload"),
+    ])
+    .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, format!("received {} bytes", 100 * MIB));
 }
@@ -146,8 +160,16 @@ async fn write_out_shows_reuse() {
     let server = TestServer::builder().start().await.expect("server starts");
     let url = server.url("/");
     let run = plexus(&[
-        "get", "--cacert", s(&ca), "-o", "/dev/null", "--repeat", "3",
-        "-w", "%{http_version} %{response_code} %{num_connects} %{size_download}\\n", &url,
+        "get",
+        "--cacert",
+        s(&ca),
+        "-o",
+        "/dev/null",
+        "--repeat",
+        "3",
+        "-w",
+        "%{http_version} %{response_code} %{num_connects} %{size_download}\\n",
+        &url,
     ])
     .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -155,15 +177,28 @@ async fn write_out_shows_reuse() {
     assert_eq!(server.stats().tcp_connections, 1);
 
     let run = plexus(&[
-        "get", "--cacert", s(&ca), "--http1.1", "-o", "/dev/null",
-        "-w", "%{http_version} %{time_connect} %{time_appconnect} %{time_total}", &url,
+        "get",
+        "--cacert",
+        s(&ca),
+        "--http1.1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{time_connect} %{time_appconnect} %{time_total}",
+        &url,
     ])
     .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let fields: Vec<&str> = run.stdout.split(' ').collect();
     assert_eq!(fields[0], "1.1");
-    let times: Vec<f64> = fields[1..].iter().map(|f| f.parse().expect("a number")).collect();
-    assert!(times[0] > 0.0 && times[0] <= times[1] && times[1] <= times[2], "{times:?}");
+    let times: Vec<f64> = fields[1..]
+        .iter()
+        .map(|f| f.parse().expect("a number"))
+        .collect();
+    assert!(
+        times[0] > 0.0 && times[0] <= times[1] && times[1] <= times[2],
+        "{times:?}"
+    );
 }
 
 /// `--parallel` puts requests in flight together over the one client: one h2 connection,
@@ -176,8 +211,18 @@ async fn parallel_requests_share_one_connection() {
     let server = TestServer::builder().start().await.expect("server starts");
     let url = server.url("/delay/50");
     let run = plexus(&[
-        "get", "--cacert", s(&ca), "-o", "/dev/null", "--repeat", "200", "--parallel", "50",
-        "--stats-json", s(&stats_path), &url,
+        "get",
+        "--cacert",
+        s(&ca),
+        "-o",
+        "/dev/null",
+        "--repeat",
+        "200",
+        "--parallel",
+        "50",
+        "--stats-json",
+        s(&stats_path),
+        &url,
     ])
     .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -191,7 +236,10 @@ async fn parallel_requests_share_one_connection() {
     assert!(peak > 10 && peak <= 50, "peak streams {peak}");
     let stats = server.stats();
     assert_eq!(stats.tcp_connections, 1);
-    assert!(stats.peak_streams > 10 && stats.peak_streams <= 50, "{stats:?}");
+    assert!(
+        stats.peak_streams > 10 && stats.peak_streams <= 50,
+        "{stats:?}"
+    );
 }
 
 /// Errors print a clear message and exit with curl's codes; `-k` is the opt-out.
@@ -200,7 +248,11 @@ async fn errors_exit_with_curl_codes() {
     let server = TestServer::builder().start().await.expect("server starts");
     let untrusted = plexus(&["get", &server.url("/")]).await;
     assert_eq!(untrusted.code, 35, "{}", untrusted.stderr);
-    assert!(untrusted.stderr.contains("not signed by a trusted CA"), "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("not signed by a trusted CA"),
+        "{}",
+        untrusted.stderr
+    );
     let insecure = plexus(&["get", "-k", &server.url("/")]).await;
     assert_eq!(insecure.code, 0, "{}", insecure.stderr);
     assert_eq!(insecure.stdout, "Hello, World!");

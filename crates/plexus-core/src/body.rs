@@ -229,9 +229,10 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.project().inner.poll_next(cx).map(|opt| {
-            opt.map(|res| res.map(|b| Frame::data(b.into())).map_err(Into::into))
-        })
+        self.project()
+            .inner
+            .poll_next(cx)
+            .map(|opt| opt.map(|res| res.map(|b| Frame::data(b.into())).map_err(Into::into)))
     }
 }
 

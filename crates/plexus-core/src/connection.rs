@@ -185,10 +185,8 @@ pub struct ConnectionInfo {
 /// A request that failed at a connection, with the request handed back when it was never
 /// written (so that even a streaming body can be sent elsewhere).
 pub struct SendError {
-    /// What happened.
-    pub error: Error,
-    /// The untouched request, when the transport did not consume it.
-    pub request: Option<Request<Body>>,
+    error: Error,
+    request: Option<Box<Request<Body>>>,
 }
 
 impl SendError {
@@ -204,8 +202,18 @@ impl SendError {
     pub fn unsent(error: Error, request: Request<Body>) -> SendError {
         SendError {
             error,
-            request: Some(request),
+            request: Some(Box::new(request)),
         }
+    }
+
+    /// What happened.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The error, and the untouched request when the transport did not consume it.
+    pub fn into_parts(self) -> (Error, Option<Request<Body>>) {
+        (self.error, self.request.map(|r| *r))
     }
 }
 
@@ -233,7 +241,7 @@ impl From<SendError> for Error {
 ///
 /// [`Connection::send_request`] reports, through [`Error::delivery`](crate::Error::delivery),
 /// whether the request was not sent at all, refused unprocessed by the peer, or may have
-/// been processed. A request that was not written comes back in [`SendError::request`].
+/// been processed. A request that was not written comes back through [`SendError::into_parts`].
 ///
 /// # Cancellation
 ///

@@ -334,7 +334,10 @@ mod tests {
 
     #[test]
     fn delivery_defaults_follow_kind() {
-        assert_eq!(Error::new(ErrorKind::Refused).delivery(), Delivery::Unprocessed);
+        assert_eq!(
+            Error::new(ErrorKind::Refused).delivery(),
+            Delivery::Unprocessed
+        );
         assert!(Error::new(ErrorKind::Refused).is_retryable());
         assert!(!Error::new(ErrorKind::ConnectionClosed).is_retryable());
         assert!(Error::new(ErrorKind::ConnectionClosed)

@@ -29,8 +29,8 @@ mod record;
 
 pub use body::Body;
 pub use connection::{
-    Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState,
-    Protocol, SendError, StreamId, TlsInfo,
+    Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState, Protocol,
+    SendError, StreamId, TlsInfo,
 };
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(a.port(), 443);
         assert_eq!(a.authority(), "localhost");
         assert_eq!(origin("http://example.com")?.port(), 80);
-        assert_eq!(origin("http://example.com:8080")?.authority(), "example.com:8080");
+        assert_eq!(
+            origin("http://example.com:8080")?.authority(),
+            "example.com:8080"
+        );
         Ok(())
     }
 

@@ -43,10 +43,15 @@ impl Default for PoolConfig {
 /// When a request that failed at a connection is sent again (on another connection when
 /// the first is going away).
 ///
-/// * **Always, whatever the method**, while fewer than `max_unprocessed_attempts`
-///   attempts were made: the request was not sent at all, or the server provably did not
-///   process it (h2 `REFUSED_STREAM`, a stream above a GOAWAY's last stream id, a
-///   connection that was draining or closed when the request reached it).
+/// * **Always, whatever the method**: the request was not sent at all, or the server
+///   provably did not process it (h2 `REFUSED_STREAM`, a stream above a GOAWAY's last
+///   stream id, a connection that was draining or closed when the request reached it).
+///   Such a failure on a connection that had already delivered responses is the server
+///   rotating its connections (nginx's `keepalive_requests` ends one every N requests
+///   and refuses what is above its GOAWAY) and costs nothing; such failures on
+///   connections that never delivered a response count, up to `max_unprocessed_attempts`
+///   — a peer that serves nothing cannot loop a request forever. No request makes more
+///   than 100 attempts in all.
 /// * **Only when replay-safe** (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or a request
 ///   carrying an `Idempotency-Key` header), while fewer than `max_attempts` attempts were
 ///   made: a reused connection closed before any response arrived (the stale keep-alive
@@ -60,11 +65,8 @@ impl Default for PoolConfig {
 pub struct RetryPolicy {
     /// Attempts allowed for requests the server may have processed. Default: 3.
     pub max_attempts: u32,
-    /// Attempts allowed for requests the server did not process. Default: 10 — high
-    /// because a server that rotates connections with GOAWAY (nginx's
-    /// `keepalive_requests`) refuses everything above its last stream id, and a request
-    /// may meet several such rotations under heavy concurrency; finite so that a peer
-    /// refusing everything cannot loop a request forever.
+    /// Failures of the "not processed" kind allowed on connections that never delivered
+    /// a response. Default: 10.
     pub max_unprocessed_attempts: u32,
 }
 

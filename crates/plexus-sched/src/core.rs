@@ -201,7 +201,11 @@ impl<T: Clone> Core<T> {
     ) -> Outcome<T> {
         self.connecting = self.connecting.saturating_sub(1);
         self.opened += 1;
-        match self.opened_by_protocol.iter_mut().find(|(p, _)| *p == protocol) {
+        match self
+            .opened_by_protocol
+            .iter_mut()
+            .find(|(p, _)| *p == protocol)
+        {
             Some((_, n)) => *n += 1,
             None => self.opened_by_protocol.push((protocol, 1)),
         }
@@ -229,10 +233,7 @@ impl<T: Clone> Core<T> {
     pub(crate) fn connect_failed(&mut self, error: &Error, now: Instant) -> Outcome<T> {
         self.connecting = self.connecting.saturating_sub(1);
         let mut out = Outcome::default();
-        let usable = self
-            .slots
-            .iter()
-            .any(|s| s.state == ConnectionState::Ready);
+        let usable = self.slots.iter().any(|s| s.state == ConnectionState::Ready);
         if !usable && self.connecting == 0 {
             out.failed = self.queue.drain(..).map(|w| (w, error.clone())).collect();
         } else {
@@ -595,7 +596,11 @@ mod tests {
         assert!(matches!(a, Acquired::Queued(_)));
         assert_eq!(out.connects, 1, "the draining connection does not count");
         let out = core.release(1, cap(100, true), ConnectionState::Draining, None, t0);
-        assert_eq!(out.retire, vec![1], "drained connection retired at its last release");
+        assert_eq!(
+            out.retire,
+            vec![1],
+            "drained connection retired at its last release"
+        );
     }
 
     #[test]
@@ -604,7 +609,13 @@ mod tests {
         let mut core = Core::<u32>::new(cfg(1));
         core.acquire(t0, false);
         core.connected(1, 1, Protocol::Http1, cap(1, true), t0);
-        core.release(1, cap(1, true), ConnectionState::Ready, Some(Duration::from_millis(750)), t0);
+        core.release(
+            1,
+            cap(1, true),
+            ConnectionState::Ready,
+            Some(Duration::from_millis(750)),
+            t0,
+        );
         assert_eq!(core.idle_deadline(1), Some(t0 + Duration::from_millis(750)));
         assert_eq!(core.expire_idle(1, t0 + Duration::from_millis(700)), None);
         // A request arriving after the hint does not get the stale connection.
@@ -636,12 +647,16 @@ mod tests {
             ..cfg(1)
         });
         let (a, _) = core.acquire(t0, false);
-        let Acquired::Queued(first) = a else { panic!("queued") };
+        let Acquired::Queued(first) = a else {
+            panic!("queued")
+        };
         core.acquire(t0, false);
         assert!(matches!(core.acquire(t0, false).0, Acquired::Full));
         assert!(core.cancel(first));
         let (a, _) = core.acquire(t0, true);
-        let Acquired::Queued(retry) = a else { panic!("queued") };
+        let Acquired::Queued(retry) = a else {
+            panic!("queued")
+        };
         let out = core.connected(1, 1, Protocol::Http1, cap(1, true), t0);
         assert_eq!(out.grants[0].0, retry);
     }

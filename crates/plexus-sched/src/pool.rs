@@ -10,12 +10,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
-use plexus_core::{is_replay_safe, Body, Connection, Error, ErrorKind, Origin, RequestRecord, StreamId};
+use plexus_core::{
+    is_replay_safe, Body, Connection, Delivery, Error, ErrorKind, Origin, RequestRecord, StreamId,
+};
 use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
 
@@ -71,15 +74,18 @@ struct Shared<C: Connection> {
 
 struct State<C: Connection> {
     core: Core<Entry<C>>,
-    waiters: HashMap<WaiterId, oneshot::Sender<Result<Lease<C>, Error>>>,
+    waiters: HashMap<WaiterId, Answer<C>>,
     peak_in_flight: usize,
     in_flight: usize,
 }
 
-/// A pooled connection and the signal that wakes its watcher.
+/// A pooled connection, the signal that wakes its watcher, and how many responses it has
+/// delivered (a connection that delivered some and then refuses a request is rotating,
+/// not broken).
 struct Entry<C> {
     conn: C,
     wake_watcher: Arc<Notify>,
+    responses: Arc<AtomicU64>,
 }
 
 impl<C: Clone> Clone for Entry<C> {
@@ -87,6 +93,7 @@ impl<C: Clone> Clone for Entry<C> {
         Entry {
             conn: self.conn.clone(),
             wake_watcher: Arc::clone(&self.wake_watcher),
+            responses: Arc::clone(&self.responses),
         }
     }
 }
@@ -97,10 +104,16 @@ impl<C: fmt::Debug> fmt::Debug for Entry<C> {
     }
 }
 
+/// Where a queued request's answer goes.
+type Answer<C> = oneshot::Sender<Result<Lease<C>, Error>>;
+
+/// A stream granted to a queued request (whose answer channel may be gone).
+type Grant<C> = (Option<Answer<C>>, LeaseInfo<Entry<C>>);
+
 /// What to do once the lock is released.
 struct Todo<C: Connection> {
-    grants: Vec<(Option<oneshot::Sender<Result<Lease<C>, Error>>>, LeaseInfo<Entry<C>>)>,
-    failed: Vec<(oneshot::Sender<Result<Lease<C>, Error>>, Error)>,
+    grants: Vec<Grant<C>>,
+    failed: Vec<(Answer<C>, Error)>,
     connects: usize,
     retire: Vec<Entry<C>>,
 }
@@ -187,13 +200,10 @@ impl<C: Connection> Pool<C> {
         let replay_safe = is_replay_safe(&request);
         let mut retries = Vec::new();
         let mut number = 0;
+        let mut fruitless = 0;
         loop {
             number += 1;
-            let backup = if number < policy.max_unprocessed_attempts {
-                retry::try_clone_request(&request)
-            } else {
-                None
-            };
+            let backup = retry::try_clone_request(&request);
             let lease = self
                 .acquire(number > 1)
                 .await
@@ -202,6 +212,7 @@ impl<C: Connection> Pool<C> {
             let sent = lease.conn().send_request(request).await;
             match sent {
                 Ok(response) => {
+                    lease.entry.responses.fetch_add(1, Ordering::Relaxed);
                     let (mut head, body) = response.into_parts();
                     let record = RequestRecord {
                         connection: Arc::clone(lease.conn().info()),
@@ -217,18 +228,23 @@ impl<C: Connection> Pool<C> {
                     return Ok(Response::from_parts(head, LeasedBody::new(body, lease)));
                 }
                 Err(failure) => {
+                    let (error, returned) = failure.into_parts();
+                    let progress = lease.entry.responses.load(Ordering::Relaxed) > 0;
+                    if error.delivery() != Delivery::MaybeProcessed && !progress {
+                        fruitless += 1;
+                    }
                     let attempt = Attempt {
                         number,
+                        fruitless,
                         replay_safe,
                         reused: lease.reused,
                     };
-                    let error = failure.error;
                     // The connection's new state (draining, closed) must be known before
                     // the next attempt picks a connection.
                     self.shared.refresh(&lease);
                     drop(lease);
                     let again = retry::should_retry(&error, attempt, policy)
-                        .then(|| failure.request.or(backup))
+                        .then(|| returned.or(backup))
                         .flatten();
                     match again {
                         Some(r) => {
@@ -470,6 +486,7 @@ impl<C: Connection> Shared<C> {
                         let entry = Entry {
                             conn: conn.clone(),
                             wake_watcher: Arc::new(Notify::new()),
+                            responses: Arc::new(AtomicU64::new(0)),
                         };
                         let todo = {
                             let mut st = shared.lock();

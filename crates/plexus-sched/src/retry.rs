@@ -5,11 +5,18 @@ use plexus_core::{Body, Delivery, Error, ErrorKind};
 
 use crate::config::RetryPolicy;
 
+/// Attempts no request exceeds, whatever else the policy allows.
+pub(crate) const HARD_CAP: u32 = 100;
+
 /// What is known about a failed attempt.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt {
     /// 1 for the first attempt.
     pub(crate) number: u32,
+    /// Failures so far, this one included, where the server did not process the request
+    /// and the connection had not delivered any response either: the ones that suggest a
+    /// peer that serves nothing, rather than one rotating its connections.
+    pub(crate) fruitless: u32,
     pub(crate) replay_safe: bool,
     /// The connection had carried requests before this one.
     pub(crate) reused: bool,
@@ -17,12 +24,12 @@ pub(crate) struct Attempt {
 
 /// Whether to send the request again after `error`.
 pub(crate) fn should_retry(error: &Error, attempt: Attempt, policy: &RetryPolicy) -> bool {
-    if error.is_builder() {
+    if error.is_builder() || attempt.number >= HARD_CAP {
         return false;
     }
     match error.delivery() {
         Delivery::NotSent | Delivery::Unprocessed => {
-            attempt.number < policy.max_unprocessed_attempts
+            attempt.fruitless < policy.max_unprocessed_attempts
         }
         Delivery::MaybeProcessed => {
             attempt.replay_safe
@@ -52,6 +59,7 @@ mod tests {
     fn attempt(number: u32, replay_safe: bool, reused: bool) -> Attempt {
         Attempt {
             number,
+            fruitless: number,
             replay_safe,
             reused,
         }
@@ -69,13 +77,37 @@ mod tests {
     }
 
     #[test]
+    fn refusals_by_rotating_connections_do_not_spend_the_budget() {
+        let p = RetryPolicy::default();
+        let refused = Error::new(ErrorKind::Refused);
+        let rotating = Attempt {
+            number: 40,
+            fruitless: 0,
+            replay_safe: false,
+            reused: true,
+        };
+        assert!(should_retry(&refused, rotating, &p));
+        let capped = Attempt {
+            number: HARD_CAP,
+            ..rotating
+        };
+        assert!(!should_retry(&refused, capped, &p));
+    }
+
+    #[test]
     fn maybe_processed_only_when_replay_safe_on_a_reused_connection() {
         let p = RetryPolicy::default();
         let closed = Error::new(ErrorKind::ConnectionClosed);
         assert!(should_retry(&closed, attempt(1, true, true), &p));
         assert!(!should_retry(&closed, attempt(1, false, true), &p), "POST");
-        assert!(!should_retry(&closed, attempt(1, true, false), &p), "fresh connection");
-        assert!(!should_retry(&closed, attempt(3, true, true), &p), "bounded");
+        assert!(
+            !should_retry(&closed, attempt(1, true, false), &p),
+            "fresh connection"
+        );
+        assert!(
+            !should_retry(&closed, attempt(3, true, true), &p),
+            "bounded"
+        );
         let reset = Error::new(ErrorKind::StreamReset);
         assert!(!should_retry(&reset, attempt(1, true, true), &p));
     }
@@ -83,14 +115,24 @@ mod tests {
     #[test]
     fn never_policy_and_builder_errors() {
         let refused = Error::new(ErrorKind::Refused);
-        assert!(!should_retry(&refused, attempt(1, true, true), &RetryPolicy::never()));
+        assert!(!should_retry(
+            &refused,
+            attempt(1, true, true),
+            &RetryPolicy::never()
+        ));
         let bad = Error::new(ErrorKind::InvalidRequest);
-        assert!(!should_retry(&bad, attempt(1, true, true), &RetryPolicy::default()));
+        assert!(!should_retry(
+            &bad,
+            attempt(1, true, true),
+            &RetryPolicy::default()
+        ));
     }
 
     #[test]
     fn only_in_memory_bodies_clone() {
-        let r = Request::post("https://x/").body(Body::from("abc")).expect("valid");
+        let r = Request::post("https://x/")
+            .body(Body::from("abc"))
+            .expect("valid");
         let c = try_clone_request(&r).expect("in-memory body");
         assert_eq!(c.method(), r.method());
         assert_eq!(c.body().as_bytes(), Some(&b"abc"[..]));

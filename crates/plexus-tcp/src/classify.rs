@@ -21,10 +21,8 @@ pub(crate) fn h2(e: h2::Error, shared: &Shared) -> Error {
     } else if e.is_reset() && e.is_remote() && reason == Some(h2::Reason::REFUSED_STREAM) {
         Error::new(ErrorKind::Refused).with_message("REFUSED_STREAM")
     } else if e.is_reset() && e.is_remote() {
-        Error::new(ErrorKind::StreamReset).with_message(format!(
-            "RST_STREAM({})",
-            reason_name(reason)
-        ))
+        Error::new(ErrorKind::StreamReset)
+            .with_message(format!("RST_STREAM({})", reason_name(reason)))
     } else if e.is_io() {
         match shared.close_cause() {
             Some(cause) => return cause.with_delivery(Delivery::MaybeProcessed),
@@ -44,10 +42,7 @@ pub(crate) fn h2_connection_end(result: Result<(), h2::Error>) -> Error {
     match result {
         Ok(()) => Error::new(ErrorKind::ConnectionClosed).with_message("connection closed"),
         Err(e) if e.is_go_away() && e.is_remote() => Error::new(ErrorKind::ConnectionClosed)
-            .with_message(format!(
-                "server sent GOAWAY({})",
-                reason_name(e.reason())
-            ))
+            .with_message(format!("server sent GOAWAY({})", reason_name(e.reason())))
             .with_source(e),
         Err(e) if e.is_io() => Error::new(ErrorKind::ConnectionClosed)
             .with_message(io_summary(&e))
@@ -90,8 +85,6 @@ pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
         Error::new(ErrorKind::RequestBody)
     } else if e.is_user() {
         Error::new(ErrorKind::InvalidRequest)
-    } else if e.is_closed() || e.is_canceled() || e.is_body_write_aborted() {
-        Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
     } else {
         Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
     };
@@ -119,11 +112,15 @@ pub(crate) fn tls_handshake(e: io::Error) -> Error {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .map(describe_rustls);
     match detail {
-        Some(detail) => Error::new(ErrorKind::Tls).with_message(detail).with_source(e),
+        Some(detail) => Error::new(ErrorKind::Tls)
+            .with_message(detail)
+            .with_source(e),
         None if e.kind() == io::ErrorKind::UnexpectedEof => Error::new(ErrorKind::Tls)
             .with_message("the server closed the connection during the TLS handshake")
             .with_source(e),
-        None => Error::new(ErrorKind::Tls).with_message(e.to_string()).with_source(e),
+        None => Error::new(ErrorKind::Tls)
+            .with_message(e.to_string())
+            .with_source(e),
     }
 }
 

@@ -145,7 +145,10 @@ impl TcpConnector {
             })?;
             let name = ServerName::try_from(origin.host().to_string()).map_err(|e| {
                 Error::new(ErrorKind::InvalidUrl)
-                    .with_message(format!("`{}` is not a valid TLS server name", origin.host()))
+                    .with_message(format!(
+                        "`{}` is not a valid TLS server name",
+                        origin.host()
+                    ))
                     .with_source(e)
             })?;
             let stream = connector

@@ -95,7 +95,9 @@ fn connect_error(mut failures: Vec<(SocketAddr, io::Error)>) -> Error {
         .map(|(a, _)| a.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let (_, last) = failures.pop().expect("connect fails only after an attempt failed");
+    let (_, last) = failures
+        .pop()
+        .expect("connect fails only after an attempt failed");
     Error::new(ErrorKind::Connect)
         .with_message(format!("{last} (tried {tried})"))
         .with_source(last)
@@ -120,7 +122,13 @@ mod tests {
         ]);
         assert_eq!(
             got,
-            vec![a("[::1]:1"), a("127.0.0.1:1"), a("[::2]:1"), a("127.0.0.2:1"), a("[::3]:1")]
+            vec![
+                a("[::1]:1"),
+                a("127.0.0.1:1"),
+                a("[::2]:1"),
+                a("127.0.0.2:1"),
+                a("[::3]:1")
+            ]
         );
     }
 

@@ -53,7 +53,10 @@ impl KeepAliveHeader {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let end = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
@@ -150,8 +153,14 @@ mod tests {
 
     #[test]
     fn idle_limit_closes_before_the_server() {
-        assert_eq!(client_idle_limit(Duration::from_secs(1)), Duration::from_millis(750));
-        assert_eq!(client_idle_limit(Duration::from_secs(60)), Duration::from_secs(58));
+        assert_eq!(
+            client_idle_limit(Duration::from_secs(1)),
+            Duration::from_millis(750)
+        );
+        assert_eq!(
+            client_idle_limit(Duration::from_secs(60)),
+            Duration::from_secs(58)
+        );
         assert_eq!(client_idle_limit(Duration::ZERO), Duration::ZERO);
     }
 }

@@ -25,9 +25,7 @@ use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
-use plexus_core::{
-    Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError,
-};
+use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError};
 
 mod classify;
 mod connector;
@@ -70,13 +68,17 @@ impl TcpConnection {
 
 impl From<h1::H1Connection> for TcpConnection {
     fn from(c: h1::H1Connection) -> TcpConnection {
-        TcpConnection { proto: Proto::H1(c) }
+        TcpConnection {
+            proto: Proto::H1(c),
+        }
     }
 }
 
 impl From<h2::H2Connection> for TcpConnection {
     fn from(c: h2::H2Connection) -> TcpConnection {
-        TcpConnection { proto: Proto::H2(c) }
+        TcpConnection {
+            proto: Proto::H2(c),
+        }
     }
 }
 

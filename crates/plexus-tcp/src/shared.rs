@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
-use plexus_core::{
-    Capacity, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind,
-};
+use plexus_core::{Capacity, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind};
 use tokio::sync::watch;
 
 const READY: u8 = 0;

@@ -30,10 +30,9 @@ impl TestCerts {
     /// A fresh CA and a server certificate it signs for `names`.
     pub fn signed_for(names: &[&str]) -> TestCerts {
         let (ca_pem, issuer) = new_ca();
-        let mut params = CertificateParams::new(
-            names.iter().map(|n| (*n).to_string()).collect::<Vec<_>>(),
-        )
-        .expect("test names are valid");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_string()).collect::<Vec<_>>())
+                .expect("test names are valid");
         params
             .distinguished_name
             .push(DnType::CommonName, names.first().copied().unwrap_or("test"));
@@ -50,7 +49,10 @@ impl TestCerts {
     /// A self-signed server certificate (no CA a client could trust except itself).
     pub fn self_signed() -> TestCerts {
         let params = CertificateParams::new(
-            TEST_NAMES.iter().map(|n| (*n).to_string()).collect::<Vec<_>>(),
+            TEST_NAMES
+                .iter()
+                .map(|n| (*n).to_string())
+                .collect::<Vec<_>>(),
         )
         .expect("test names are valid");
         let key = KeyPair::generate().expect("key generation");

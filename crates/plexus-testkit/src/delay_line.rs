@@ -75,7 +75,12 @@ async fn relay(client: TcpStream, server: TcpStream, rtt: Duration) {
     tokio::join!(upstream, downstream);
 }
 
-async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duration, first_extra: Duration) {
+async fn pipe(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    delay: Duration,
+    first_extra: Duration,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Bytes)>();
     let reader = async move {
         let mut extra = first_extra;

@@ -111,9 +111,15 @@ async fn handle(
         }
         Route::Upload => {
             let received = drain(body).await;
-            full(StatusCode::OK, Bytes::from(format!("received {received} bytes")))
+            full(
+                StatusCode::OK,
+                Bytes::from(format!("received {received} bytes")),
+            )
         }
-        Route::Status(s) => full(StatusCode::from_u16(s).unwrap_or(StatusCode::OK), Bytes::new()),
+        Route::Status(s) => full(
+            StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
+            Bytes::new(),
+        ),
         Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
     };
     if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {
@@ -129,7 +135,10 @@ async fn handle(
     let (head, body) = response.into_parts();
     let body = Tracked {
         inner: body,
-        done: Some(Done { activity, _guard: guard }),
+        done: Some(Done {
+            activity,
+            _guard: guard,
+        }),
     };
     Ok(Response::from_parts(head, body.boxed()))
 }

@@ -62,7 +62,9 @@ async fn serve_conn<IO>(
     let conn_counters = counters.connection("h2");
     let mut accepted = 0u64;
     while let Some(next) = conn.accept().await {
-        let Ok((request, mut respond)) = next else { break };
+        let Ok((request, mut respond)) = next else {
+            break;
+        };
         let stream_id = respond.stream_id().as_u32();
         accepted += 1;
         if let Some((limit, control)) = &goaway {
@@ -93,10 +95,20 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, 
     let mut done = Some(guard);
     let (parts, mut body) = request.into_parts();
     let result = match Route::parse(parts.uri.path()) {
-        Route::Hello => reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO), &mut done),
+        Route::Hello => reply(
+            &mut respond,
+            StatusCode::OK,
+            Bytes::from_static(HELLO),
+            &mut done,
+        ),
         Route::Delay(d) => {
             tokio::time::sleep(d).await;
-            reply(&mut respond, StatusCode::OK, Bytes::from_static(HELLO), &mut done)
+            reply(
+                &mut respond,
+                StatusCode::OK,
+                Bytes::from_static(HELLO),
+                &mut done,
+            )
         }
         Route::Bytes(n) => send_pattern(&mut respond, n, &mut done).await,
         Route::Echo => echo(&mut respond, &mut body, &mut done).await,

@@ -33,7 +33,11 @@ pub fn pattern_byte(i: u64) -> u8 {
 /// Bytes `offset..offset + len` of the pattern (`len` at most 64 KiB), sharing one buffer.
 pub(crate) fn pattern(offset: u64, len: usize) -> Bytes {
     static BUF: OnceLock<Bytes> = OnceLock::new();
-    let buf = BUF.get_or_init(|| (0..CHUNK + PERIOD).map(|i| pattern_byte(i as u64)).collect());
+    let buf = BUF.get_or_init(|| {
+        (0..CHUNK + PERIOD)
+            .map(|i| pattern_byte(i as u64))
+            .collect()
+    });
     let start = (offset % PERIOD as u64) as usize;
     buf.slice(start..start + len.min(CHUNK))
 }
@@ -58,9 +62,9 @@ impl Route {
         match first {
             "" | "hello" => Route::Hello,
             "bytes" => arg.parse().map_or(Route::NotFound, Route::Bytes),
-            "delay" => arg
-                .parse()
-                .map_or(Route::NotFound, |ms| Route::Delay(Duration::from_millis(ms))),
+            "delay" => arg.parse().map_or(Route::NotFound, |ms| {
+                Route::Delay(Duration::from_millis(ms))
+            }),
             "echo" => Route::Echo,
             "upload" => Route::Upload,
             "status" => arg
@@ -81,7 +85,10 @@ mod tests {
     fn parses_routes() {
         assert_eq!(Route::parse("/"), Route::Hello);
         assert_eq!(Route::parse("/bytes/1024"), Route::Bytes(1024));
-        assert_eq!(Route::parse("/delay/5"), Route::Delay(Duration::from_millis(5)));
+        assert_eq!(
+            Route::parse("/delay/5"),
+            Route::Delay(Duration::from_millis(5))
+        );
         assert_eq!(Route::parse("/status/503"), Route::Status(503));
         assert_eq!(Route::parse("/bytes/x"), Route::NotFound);
     }
@@ -89,7 +96,10 @@ mod tests {
     #[test]
     fn pattern_slices_line_up() {
         let a = pattern(1000, 10);
-        assert!(a.iter().enumerate().all(|(i, b)| *b == pattern_byte(1000 + i as u64)));
+        assert!(a
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern_byte(1000 + i as u64)));
         assert_eq!(HELLO.len(), 13);
     }
 }

@@ -137,7 +137,9 @@ pub(crate) struct OpenConnection {
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.counters.open_connections.fetch_sub(1, Ordering::AcqRel);
+        self.counters
+            .open_connections
+            .fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -191,12 +191,11 @@ impl Client {
             .entry((origin.clone(), policy))
             .or_insert_with(|| {
                 let connector = self.inner.connector.clone();
-                let connect: Arc<dyn Connect<TcpConnection>> =
-                    Arc::new(move |origin: &Origin| {
-                        let connector = connector.clone();
-                        let origin = origin.clone();
-                        async move { connector.connect(&origin, policy).await }.boxed()
-                    });
+                let connect: Arc<dyn Connect<TcpConnection>> = Arc::new(move |origin: &Origin| {
+                    let connector = connector.clone();
+                    let origin = origin.clone();
+                    async move { connector.connect(&origin, policy).await }.boxed()
+                });
                 Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
             })
             .clone()

@@ -78,12 +78,14 @@ impl RequestBuilder {
                     r.headers_mut().append(n, v);
                 }
                 (Err(_), _) => {
-                    self.request = Err(Error::new(ErrorKind::InvalidRequest)
-                        .with_message("invalid header name"));
+                    self.request =
+                        Err(Error::new(ErrorKind::InvalidRequest)
+                            .with_message("invalid header name"));
                 }
                 (_, Err(_)) => {
-                    self.request = Err(Error::new(ErrorKind::InvalidRequest)
-                        .with_message("invalid header value"));
+                    self.request =
+                        Err(Error::new(ErrorKind::InvalidRequest)
+                            .with_message("invalid header value"));
                 }
             }
         }

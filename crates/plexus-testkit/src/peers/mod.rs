@@ -1,1 +1,242 @@
-//! Third-party HTTP servers started on fresh ports for interop tests.
+//! Third-party HTTP servers (Caddy, nghttpd, nginx) started for a test: installed from
+//! Debian by the project's test command, configured in a temporary directory, listening
+//! on fresh loopback ports with the repo's own test certificates, checked ready by really
+//! fetching a file, and stopped when the [`Peer`] is dropped.
+//!
+//! Each serves `hello.txt` (13 bytes) from its document root. What the server did is read
+//! back from its own log ([`PeerLog`]): requests, connections, per-connection counts,
+//! protocols, and for nghttpd the streams in flight and resets.
+
+use std::io;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+use crate::certs::{test_certs, CertFiles};
+
+mod caddy;
+mod nghttpd;
+mod nginx;
+mod probe;
+
+pub use caddy::caddy;
+pub use nghttpd::nghttpd;
+pub use nginx::{nginx, NginxOptions};
+
+/// The path every peer serves: 13 bytes, `Hello, World!`.
+pub const HELLO_PATH: &str = "/hello.txt";
+/// The path the readiness probe fetches; excluded from [`PeerLog`] counts.
+const READY_PATH: &str = "/__ready.txt";
+
+/// What a peer's log says it did (readiness probes excluded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerLog {
+    /// Requests handled.
+    pub requests: u64,
+    /// Connections that carried them.
+    pub connections: usize,
+    /// The most requests one connection carried.
+    pub max_requests_per_connection: u64,
+    /// Protocols seen, as the server names them (`HTTP/2.0`, `HTTP/1.1`).
+    pub protocols: Vec<String>,
+    /// The most streams open at once on one connection (nghttpd only).
+    pub peak_streams: Option<usize>,
+    /// RST_STREAM frames the server sent (nghttpd only).
+    pub resets_sent: Option<u64>,
+}
+
+/// A running third-party server.
+#[derive(Debug)]
+pub struct Peer {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    parse: fn(&str) -> PeerLog,
+    dir: TempDir,
+}
+
+impl Peer {
+    /// The server's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The TLS port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `https://localhost:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port)
+    }
+
+    /// The working directory (configuration, logs, document root).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What the server's log says so far.
+    pub fn log(&self) -> PeerLog {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        (self.parse)(&text)
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// What a peer module needs to start one.
+struct Launch {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    dir: TempDir,
+    port: u16,
+    log: PathBuf,
+    stdout_to_log: bool,
+    parse: fn(&str) -> PeerLog,
+}
+
+async fn launch(l: Launch) -> io::Result<Peer> {
+    let stdout = if l.stdout_to_log {
+        Stdio::from(std::fs::File::create(&l.log)?)
+    } else {
+        Stdio::from(std::fs::File::create(l.dir.path().join("stdout.log"))?)
+    };
+    let stderr = Stdio::from(std::fs::File::create(l.dir.path().join("stderr.log"))?);
+    let child = Command::new(&l.program)
+        .args(&l.args)
+        .current_dir(l.dir.path())
+        .env("HOME", l.dir.path())
+        .env("XDG_DATA_HOME", l.dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", l.dir.path().join("config"))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", l.name)))?;
+    let mut peer = Peer {
+        name: l.name,
+        child,
+        port: l.port,
+        log: l.log,
+        parse: l.parse,
+        dir: l.dir,
+    };
+    wait_ready(&mut peer).await?;
+    Ok(peer)
+}
+
+/// Waits until the peer serves [`READY_PATH`] over h2, or fails with its stderr.
+async fn wait_ready(peer: &mut Peer) -> io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last_error = None;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = peer.child.try_wait() {
+            return Err(io::Error::other(format!(
+                "{} exited ({status}) before it was ready: {}",
+                peer.name,
+                stderr_tail(peer.dir())
+            )));
+        }
+        match probe::fetch_h2(peer.port, READY_PATH).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last_error = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(io::Error::other(format!(
+        "{} not ready within 15 s: {:?}; stderr: {}",
+        peer.name,
+        last_error,
+        stderr_tail(peer.dir())
+    )))
+}
+
+fn stderr_tail(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    let start = text.len().saturating_sub(2000);
+    text.get(start..).unwrap_or_default().to_string()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Finds `name` on `PATH` or in the system binary directories.
+pub fn find_binary(name: &str, debian_package: &str) -> io::Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "`{name}` is not installed: run ./scripts/test, which installs it \
+                     (apt-get install {debian_package})"
+                ),
+            )
+        })
+}
+
+/// A fresh working directory with the test certificates and a document root.
+fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
+    let dir = tempfile::Builder::new().prefix("plexus-peer-").tempdir()?;
+    let certs = test_certs().write_to(dir.path())?;
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www)?;
+    std::fs::write(www.join("hello.txt"), crate::routes::HELLO)?;
+    std::fs::write(www.join("__ready.txt"), b"ready")?;
+    for sub in ["data", "config", "tmp"] {
+        std::fs::create_dir_all(dir.path().join(sub))?;
+    }
+    Ok((dir, certs, www))
+}
+
+/// Counts requests and connections from `(connection key, requests-on-it, protocol, path)`
+/// records, leaving out the readiness probe.
+fn summarize<'a>(records: impl Iterator<Item = (String, String, &'a str)>) -> PeerLog {
+    use std::collections::BTreeMap;
+    let mut per_conn: BTreeMap<String, u64> = BTreeMap::new();
+    let mut protocols: Vec<String> = Vec::new();
+    let mut requests = 0;
+    for (conn, protocol, path) in records {
+        if path == READY_PATH {
+            continue;
+        }
+        requests += 1;
+        *per_conn.entry(conn).or_default() += 1;
+        if !protocols.contains(&protocol) {
+            protocols.push(protocol);
+        }
+    }
+    protocols.sort();
+    PeerLog {
+        requests,
+        connections: per_conn.len(),
+        max_requests_per_connection: per_conn.values().copied().max().unwrap_or(0),
+        protocols,
+        peak_streams: None,
+        resets_sent: None,
+    }
+}

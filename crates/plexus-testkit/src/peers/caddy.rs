@@ -1,0 +1,83 @@
+//! Caddy (Debian `caddy`, 2.6): h2 and HTTP/1.1 by ALPN on its TLS port, a JSON access log.
+
+use std::io;
+
+use super::{free_port, launch, summarize, workdir, Launch, Peer, PeerLog};
+
+/// Starts Caddy serving the document root over TLS on a fresh port.
+pub async fn caddy() -> io::Result<Peer> {
+    let program = super::find_binary("caddy", "caddy")?;
+    let (dir, certs, www) = workdir()?;
+    let port = free_port()?;
+    let http_port = free_port()?;
+    let log = dir.path().join("access.log");
+    let config = format!(
+        r#"{{
+	admin off
+	auto_https disable_redirects
+	http_port {http_port}
+	https_port {port}
+	storage file_system {data}
+}}
+
+https://localhost:{port} {{
+	bind 127.0.0.1 [::1]
+	tls {cert} {key}
+	root * {www}
+	file_server
+	log {{
+		output file {log}
+		format json
+	}}
+}}
+"#,
+        data = dir.path().join("data").display(),
+        cert = certs.cert.display(),
+        key = certs.key.display(),
+        www = www.display(),
+        log = log.display(),
+    );
+    let caddyfile = dir.path().join("Caddyfile");
+    std::fs::write(&caddyfile, config)?;
+    launch(Launch {
+        name: "caddy",
+        program,
+        args: vec![
+            "run".into(),
+            "--config".into(),
+            caddyfile.display().to_string(),
+            "--adapter".into(),
+            "caddyfile".into(),
+        ],
+        dir,
+        port,
+        log,
+        stdout_to_log: false,
+        parse,
+    })
+    .await
+}
+
+/// One JSON object per request; a connection is the client's (address, port) pair.
+fn parse(text: &str) -> PeerLog {
+    let records = text.lines().filter_map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let r = &v["request"];
+        let conn = format!(
+            "{}:{}",
+            r["remote_ip"].as_str().unwrap_or_default(),
+            r["remote_port"].as_str().unwrap_or_default()
+        );
+        let proto = r["proto"].as_str().unwrap_or_default().to_string();
+        let uri = r["uri"].as_str().unwrap_or_default();
+        // Borrowing from the parsed value would outlive it; the paths we care about are
+        // static.
+        let path = if uri == super::READY_PATH {
+            super::READY_PATH
+        } else {
+            ""
+        };
+        Some((conn, proto, path))
+    });
+    summarize(records)
+}

@@ -1,0 +1,134 @@
+//! nghttpd (Debian `nghttp2-server`): h2 only, `-m` streams per connection; its verbose
+//! frame log (`-v`) is read back to count streams in flight and resets on the server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+
+use super::{free_port, launch, workdir, Launch, Peer, PeerLog};
+
+/// Starts nghttpd with at most `max_concurrent_streams` streams per connection.
+pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
+    let program = super::find_binary("nghttpd", "nghttp2-server")?;
+    let (dir, certs, www) = workdir()?;
+    let port = free_port()?;
+    let log = dir.path().join("frames.log");
+    launch(Launch {
+        name: "nghttpd",
+        program,
+        args: vec![
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-d".into(),
+            www.display().to_string(),
+            "-m".into(),
+            max_concurrent_streams.to_string(),
+            "-v".into(),
+            port.to_string(),
+            certs.key.display().to_string(),
+            certs.cert.display().to_string(),
+        ],
+        dir,
+        port,
+        log,
+        stdout_to_log: true,
+        parse,
+    })
+    .await
+}
+
+#[derive(Default)]
+struct Conn {
+    open: BTreeSet<u32>,
+    peak: usize,
+    requests: u64,
+    probe: bool,
+}
+
+/// Follows every stream through the frame log: opened by the client's HEADERS, closed by
+/// the server's END_STREAM or a reset in either direction.
+fn parse(text: &str) -> PeerLog {
+    let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
+    let mut resets_sent = 0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("[id=") else {
+            continue;
+        };
+        let Some((id, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        let conn = conns.entry(id.to_string()).or_default();
+        if rest.contains(&format!(":path: {}", super::READY_PATH)) {
+            conn.probe = true;
+        }
+        let Some(stream) = field(rest, "stream_id=") else {
+            continue;
+        };
+        let flags = field(rest, "flags=0x")
+            .map_or(0, |f| u32::from_str_radix(&f.to_string(), 16).unwrap_or(0));
+        if rest.contains("recv HEADERS frame") && stream % 2 == 1 && conn.open.insert(stream) {
+            conn.requests += 1;
+            conn.peak = conn.peak.max(conn.open.len());
+        } else if (rest.contains("send DATA frame") || rest.contains("send HEADERS frame"))
+            && flags & 0x1 != 0
+        {
+            conn.open.remove(&stream);
+        } else if rest.contains("RST_STREAM frame") {
+            if rest.contains("send RST_STREAM") {
+                resets_sent += 1;
+            }
+            conn.open.remove(&stream);
+        }
+    }
+    let real: Vec<&Conn> = conns
+        .values()
+        .filter(|c| !c.probe && c.requests > 0)
+        .collect();
+    PeerLog {
+        requests: real.iter().map(|c| c.requests).sum(),
+        connections: real.len(),
+        max_requests_per_connection: real.iter().map(|c| c.requests).max().unwrap_or(0),
+        protocols: if real.is_empty() {
+            vec![]
+        } else {
+            vec!["HTTP/2.0".to_string()]
+        },
+        peak_streams: Some(real.iter().map(|c| c.peak).max().unwrap_or(0)),
+        resets_sent: Some(resets_sent),
+    }
+}
+
+/// The number after `key` in a frame line, e.g. `stream_id=13`.
+fn field(line: &str, key: &str) -> Option<u32> {
+    let start = line.find(key)? + key.len();
+    let digits: String = line[start..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    if key.ends_with("0x") {
+        u32::from_str_radix(&digits, 16).ok()
+    } else {
+        digits.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn follows_streams_through_the_frame_log() {
+        let log = "\
+[id=1] [  0.1] recv HEADERS frame <length=48, flags=0x25, stream_id=13>
+[id=1] [  0.1] recv (stream_id=13) :path: /hello.txt
+[id=1] [  0.1] recv HEADERS frame <length=48, flags=0x25, stream_id=15>
+[id=1] [  0.1] send HEADERS frame <length=60, flags=0x04, stream_id=13>
+[id=1] [  0.1] send DATA frame <length=13, flags=0x01, stream_id=13>
+[id=1] [  0.1] send RST_STREAM frame <length=4, flags=0x00, stream_id=15>
+[id=2] [  0.2] recv HEADERS frame <length=48, flags=0x25, stream_id=1>
+[id=2] [  0.2] recv (stream_id=1) :path: /__ready.txt
+";
+        let p = super::parse(log);
+        assert_eq!(p.requests, 2);
+        assert_eq!(p.connections, 1);
+        assert_eq!(p.peak_streams, Some(2));
+        assert_eq!(p.resets_sent, Some(1));
+    }
+}

@@ -1,0 +1,108 @@
+//! nginx (Debian `nginx`): h2 and HTTP/1.1 by ALPN on one TLS port; `keepalive_requests`
+//! and `http2_max_concurrent_streams` configurable; a log line per request with the
+//! connection's serial number.
+
+use std::io;
+
+use super::{free_port, launch, summarize, workdir, Launch, Peer, PeerLog};
+
+/// nginx settings for a test.
+#[derive(Debug, Clone, Copy)]
+pub struct NginxOptions {
+    /// Requests per connection before nginx ends it (GOAWAY on h2, `Connection: close` on
+    /// HTTP/1.1). nginx's default is 1000.
+    pub keepalive_requests: u32,
+    /// h2 streams per connection (nginx's default is 128).
+    pub http2_max_concurrent_streams: u32,
+}
+
+impl Default for NginxOptions {
+    fn default() -> NginxOptions {
+        NginxOptions {
+            keepalive_requests: 10_000,
+            http2_max_concurrent_streams: 128,
+        }
+    }
+}
+
+/// Starts nginx (one process, no daemon) serving the document root over TLS.
+pub async fn nginx(opts: NginxOptions) -> io::Result<Peer> {
+    let program = super::find_binary("nginx", "nginx")?;
+    let (dir, certs, www) = workdir()?;
+    let port = free_port()?;
+    let log = dir.path().join("access.log");
+    let d = dir.path().display().to_string();
+    let config = format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    log_format plexus '$connection $connection_requests $server_protocol $status $uri';
+    access_log {log} plexus;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    keepalive_requests {kr};
+    http2_max_concurrent_streams {streams};
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        listen [::1]:{port} ssl http2;
+        server_name localhost;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        root {www};
+    }}
+}}
+"#,
+        log = log.display(),
+        kr = opts.keepalive_requests,
+        streams = opts.http2_max_concurrent_streams,
+        cert = certs.cert.display(),
+        key = certs.key.display(),
+        www = www.display(),
+    );
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, config)?;
+    launch(Launch {
+        name: "nginx",
+        program,
+        args: vec![
+            "-c".into(),
+            conf.display().to_string(),
+            "-p".into(),
+            d.clone(),
+            "-e".into(),
+            format!("{d}/error.log"),
+        ],
+        dir,
+        port,
+        log,
+        stdout_to_log: false,
+        parse,
+    })
+    .await
+}
+
+/// `connection requests protocol status uri` per line.
+fn parse(text: &str) -> PeerLog {
+    let records = text.lines().filter_map(|line| {
+        let mut f = line.split_whitespace();
+        let conn = f.next()?.to_string();
+        let _requests_on_conn = f.next()?;
+        let proto = f.next()?.to_string();
+        let _status = f.next()?;
+        let uri = f.next()?;
+        let path = if uri == super::READY_PATH {
+            super::READY_PATH
+        } else {
+            ""
+        };
+        Some((conn, proto, path))
+    });
+    summarize(records)
+}

@@ -1,0 +1,55 @@
+//! Readiness probe: a real h2 GET over TLS that must answer 200.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::certs::test_certs;
+
+pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
+    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(test_certs().ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(io::Error::other)?)
+            .map_err(io::Error::other)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
+    let (mut sender, conn) = h2::client::handshake(tls).await.map_err(io::Error::other)?;
+    let driver = tokio::spawn(conn);
+    let request = http::Request::get(format!("https://localhost:{port}{path}"))
+        .body(())
+        .map_err(io::Error::other)?;
+    let (response, _) = sender
+        .send_request(request, true)
+        .map_err(io::Error::other)?;
+    let response = response.await.map_err(io::Error::other)?;
+    let status = response.status();
+    drop(sender);
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(io::Error::other)?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    driver.abort();
+    if status == http::StatusCode::OK {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("readiness probe got {status}")))
+    }
+}

@@ -1,0 +1,120 @@
+//! Test 7: plexus against real third-party servers (installed by ./scripts/test), 1,000
+//! GETs with 100 in parallel each, counted from the servers' own logs.
+
+use plexus::Protocol;
+use plexus_testkit::peers::{self, NginxOptions, HELLO_PATH};
+use plexus_tests::{client, client_builder, gets_in_parallel, init_tracing};
+
+const TOTAL: usize = 1000;
+const PARALLEL: usize = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_h2_one_connection() {
+    init_tracing();
+    let caddy = peers::caddy().await.expect("caddy starts");
+    let records = gets_in_parallel(&client(), &caddy.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    assert!(records
+        .iter()
+        .all(|r| r.connection.protocol == Protocol::Http2));
+    let log = caddy.log();
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert_eq!(log.connections, 1, "{log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/2.0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_http1_by_alpn() {
+    init_tracing();
+    let caddy = peers::caddy().await.expect("caddy starts");
+    let client = client_builder().http1_only().build().expect("client");
+    let records = gets_in_parallel(&client, &caddy.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    assert!(records
+        .iter()
+        .all(|r| r.connection.protocol == Protocol::Http1));
+    let log = caddy.log();
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert!(log.connections <= 6, "the pool limit: {log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/1.1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nghttpd_with_four_streams() {
+    init_tracing();
+    let nghttpd = peers::nghttpd(4).await.expect("nghttpd starts");
+    gets_in_parallel(&client(), &nghttpd.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    let log = nghttpd.log();
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert_eq!(log.connections, 1, "{log:?}");
+    let peak = log.peak_streams.expect("nghttpd counts streams");
+    assert!(
+        (2..=4).contains(&peak),
+        "at most 4 streams, and more than 1: {log:?}"
+    );
+    assert_eq!(log.resets_sent, Some(0), "no stream refused: {log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_h2_one_connection() {
+    init_tracing();
+    let nginx = peers::nginx(NginxOptions::default())
+        .await
+        .expect("nginx starts");
+    gets_in_parallel(&client(), &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    let log = nginx.log();
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert_eq!(log.connections, 1, "{log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/2.0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_h2_keepalive_requests_goaway() {
+    init_tracing();
+    let nginx = peers::nginx(NginxOptions {
+        keepalive_requests: 50,
+        ..NginxOptions::default()
+    })
+    .await
+    .expect("nginx starts");
+    let records = gets_in_parallel(&client(), &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    let log = nginx.log();
+    // nginx logs each request it processed: exactly 1,000 means none was lost and none
+    // processed twice, although nginx ended a connection every 50 requests.
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert!(log.max_requests_per_connection <= 50, "{log:?}");
+    assert!(log.connections >= TOTAL / 50, "{log:?}");
+    let retried = records.iter().filter(|r| !r.retries.is_empty()).count();
+    let most = records.iter().map(|r| r.attempts).max().unwrap_or(0);
+    println!(
+        "nginx h2 keepalive_requests 50: {log:?}, {retried} requests retried, at most {most} attempts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_http1_keepalive_requests_close() {
+    init_tracing();
+    let nginx = peers::nginx(NginxOptions {
+        keepalive_requests: 50,
+        ..NginxOptions::default()
+    })
+    .await
+    .expect("nginx starts");
+    let client = client_builder().http1_only().build().expect("client");
+    gets_in_parallel(&client, &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
+        .await
+        .expect("no request failed");
+    let log = nginx.log();
+    assert_eq!(log.requests, TOTAL as u64, "{log:?}");
+    assert!(log.max_requests_per_connection <= 50, "{log:?}");
+    assert!(log.connections >= TOTAL / 50, "{log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/1.1"]);
+}
