@@ -34,9 +34,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()
             .expect("server runtime");
         rt.block_on(async move {
-            let h2 = TestServer::builder().h2_only().start().await.expect("h2 server");
-            let h1 = TestServer::builder().http1_only().start().await.expect("h1 server");
-            tx.send((h2.url(""), h1.url(""))).expect("main thread waits");
+            let h2 = TestServer::builder()
+                .h2_only()
+                .start()
+                .await
+                .expect("h2 server");
+            let h1 = TestServer::builder()
+                .http1_only()
+                .start()
+                .await
+                .expect("h1 server");
+            tx.send((h2.url(""), h1.url("")))
+                .expect("main thread waits");
             std::future::pending::<()>().await;
             drop((h1, h2));
         });

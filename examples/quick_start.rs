@@ -34,6 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}: {} connection(s) opened, at most {} requests in flight at once",
         snapshot.origin, snapshot.connections_opened, snapshot.peak_in_flight
     );
-    println!("server side: {} TCP connection(s)", server.stats().tcp_connections);
+    println!(
+        "server side: {} TCP connection(s)",
+        server.stats().tcp_connections
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! what the servers counted.
 
 mod bad_input;
+mod client;
 mod goaway;
 mod http1_pool;
 mod multiplexing;

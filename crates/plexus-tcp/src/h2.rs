@@ -250,11 +250,17 @@ impl H2Connection {
             };
             let (mut head, recv) = response.into_parts();
             head.extensions.insert(StreamId(stream_id));
+            let remaining = head
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
             let body = H2Body {
                 recv,
                 in_flight: Some(in_flight),
                 _upload_cancel: upload_cancel,
                 data_done: false,
+                remaining,
             };
             Ok(Response::from_parts(head, body))
         }
@@ -326,6 +332,8 @@ pub struct H2Body {
     in_flight: Option<InFlight>,
     _upload_cancel: Option<oneshot::Sender<()>>,
     data_done: bool,
+    /// Bytes still to come, from `Content-Length`.
+    remaining: Option<u64>,
 }
 
 impl H2Body {
@@ -353,6 +361,9 @@ impl http_body::Body for H2Body {
             match this.recv.poll_data(cx) {
                 Poll::Ready(Some(Ok(data))) => {
                     let _ = this.recv.flow_control().release_capacity(data.len());
+                    if let Some(r) = this.remaining.as_mut() {
+                        *r = r.saturating_sub(data.len() as u64);
+                    }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(this.fail(e)))),
@@ -379,6 +390,7 @@ impl http_body::Body for H2Body {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
+        self.remaining
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }

@@ -30,6 +30,9 @@ pub(crate) struct H1Options {
     pub(crate) close_every: Option<u64>,
     /// Announce `Keep-Alive: timeout=N` and close connections idle that long.
     pub(crate) keep_alive_timeout: Option<Duration>,
+    /// Announce `Keep-Alive: max=R` (requests remaining) and, after the M-th request,
+    /// close the connection without a `Connection: close`, as a strict server may.
+    pub(crate) keep_alive_max: Option<u64>,
 }
 
 /// Per-connection state the idle watcher reads.
@@ -38,6 +41,10 @@ struct Activity {
     served: AtomicU64,
     busy: AtomicUsize,
     last_done: Mutex<Instant>,
+    /// Requests this connection takes before it closes (`Keep-Alive: max`).
+    max: Option<u64>,
+    /// Fired when the last allowed response has been sent in full.
+    used_up: tokio::sync::Notify,
 }
 
 pub(crate) async fn serve<IO>(io: IO, opts: H1Options, counters: Arc<Counters>)
@@ -49,6 +56,8 @@ where
         served: AtomicU64::new(0),
         busy: AtomicUsize::new(0),
         last_done: Mutex::new(Instant::now()),
+        max: opts.keep_alive_max,
+        used_up: tokio::sync::Notify::new(),
     });
     let svc = {
         let opts = opts.clone();
@@ -62,17 +71,25 @@ where
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    let Some(idle_limit) = opts.keep_alive_timeout else {
+    if opts.keep_alive_timeout.is_none() && opts.keep_alive_max.is_none() {
         let _ = conn.await;
         return;
-    };
+    }
     let mut shutting_down = false;
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
+            () = activity.used_up.notified(), if !shutting_down => {
+                // Closed right after the last allowed response, with no `Connection:
+                // close` on it: only a client that read `Keep-Alive: max` knew.
+                tracing::debug!("test server closing a connection that used up Keep-Alive: max");
+                conn.as_mut().graceful_shutdown();
+                shutting_down = true;
+            }
             () = tokio::time::sleep(Duration::from_millis(20)), if !shutting_down => {
+                let idle = activity.busy.load(Ordering::Acquire) == 0;
                 let idle_for = activity.last_done.lock().map(|t| t.elapsed()).unwrap_or_default();
-                if activity.busy.load(Ordering::Acquire) == 0 && idle_for >= idle_limit {
+                if idle && opts.keep_alive_timeout.is_some_and(|limit| idle_for >= limit) {
                     tracing::debug!(?idle_for, "test server closing idle keep-alive connection");
                     conn.as_mut().graceful_shutdown();
                     shutting_down = true;
@@ -127,8 +144,15 @@ async fn handle(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    let mut keep_alive = Vec::new();
     if let Some(t) = opts.keep_alive_timeout {
-        if let Ok(v) = HeaderValue::from_str(&format!("timeout={}", t.as_secs())) {
+        keep_alive.push(format!("timeout={}", t.as_secs()));
+    }
+    if let Some(max) = opts.keep_alive_max {
+        keep_alive.push(format!("max={}", max.saturating_sub(n)));
+    }
+    if !keep_alive.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&keep_alive.join(", ")) {
             response.headers_mut().insert("keep-alive", v);
         }
     }
@@ -184,10 +208,16 @@ struct Done {
 
 impl Drop for Done {
     fn drop(&mut self) {
-        if let Ok(mut t) = self.activity.last_done.lock() {
+        let a = &self.activity;
+        if let Ok(mut t) = a.last_done.lock() {
             *t = Instant::now();
         }
-        self.activity.busy.fetch_sub(1, Ordering::AcqRel);
+        a.busy.fetch_sub(1, Ordering::AcqRel);
+        if a.max
+            .is_some_and(|max| a.served.load(Ordering::Acquire) >= max)
+        {
+            a.used_up.notify_one();
+        }
     }
 }
 

@@ -118,6 +118,13 @@ impl ServerBuilder {
         self
     }
 
+    /// HTTP/1.1: announce `Keep-Alive: max=R` (requests remaining) and close the
+    /// connection after `n` requests without sending `Connection: close`.
+    pub fn keep_alive_max(mut self, n: u64) -> Self {
+        self.h1.keep_alive_max = Some(n);
+        self
+    }
+
     /// Binds a fresh port and starts serving.
     pub async fn start(self) -> io::Result<TestServer> {
         let ip: IpAddr = if self.ipv6 {
