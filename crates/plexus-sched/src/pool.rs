@@ -28,6 +28,12 @@ use crate::core::{Acquired, Core, CoreConfig, LeaseInfo, Outcome, SlotId, Waiter
 use crate::retry::{self, Attempt};
 use crate::snapshot::{ConnectionSnapshot, OriginSnapshot};
 
+/// The current time on tokio's clock (the real clock, except in tests that pause it), so
+/// that the core's deadlines and the timers that wake the driver agree.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Opens connections to an origin for a [`Pool`].
 pub trait Connect<C>: Send + Sync + 'static {
     /// Sets up one connection to `origin`.
@@ -135,7 +141,7 @@ impl<C: Connection> Lease<C> {
 
 impl<C: Connection> Drop for Lease<C> {
     fn drop(&mut self) {
-        let now = Instant::now();
+        let now = now();
         let todo = {
             let mut st = self.shared.lock();
             st.in_flight = st.in_flight.saturating_sub(1);
@@ -208,7 +214,7 @@ impl<C: Connection> Pool<C> {
                 .acquire(number > 1)
                 .await
                 .map_err(|e| e.with_origin(&self.shared.origin).with_attempts(number))?;
-            let dispatched = Instant::now();
+            let dispatched = now();
             let sent = lease.conn().send_request(request).await;
             match sent {
                 Ok(response) => {
@@ -221,7 +227,7 @@ impl<C: Connection> Pool<C> {
                         retries,
                         started,
                         dispatched,
-                        headers_received: Instant::now(),
+                        headers_received: now(),
                         stream_id: head.extensions.get::<StreamId>().map(|s| s.0),
                     };
                     head.extensions.insert(record);
@@ -264,7 +270,7 @@ impl<C: Connection> Pool<C> {
         let shared = &self.shared;
         let (waiter, rx) = {
             let mut st = shared.lock();
-            let (acquired, out) = st.core.acquire(Instant::now(), retry);
+            let (acquired, out) = st.core.acquire(now(), retry);
             let queued = match acquired {
                 Acquired::Now(info) => {
                     st.note_lease();
@@ -466,7 +472,7 @@ impl<C: Connection> Shared<C> {
                 conn.capacity(),
                 conn.state(),
                 conn.idle_timeout_hint(),
-                Instant::now(),
+                now(),
             );
             st.take(out)
         };
@@ -479,7 +485,7 @@ impl<C: Connection> Shared<C> {
         tokio::spawn(
             async move {
                 let result = shared.connector.connect(&shared.origin).await;
-                let now = Instant::now();
+                let now = now();
                 match result {
                     Ok(conn) => {
                         let slot = conn.info().id.get();
@@ -549,7 +555,7 @@ async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: Slot
                 entry.conn.capacity(),
                 entry.conn.state(),
                 entry.conn.idle_timeout_hint(),
-                Instant::now(),
+                now(),
             );
             let pooled = st.core.contains(slot);
             (st.core.idle_deadline(slot), pooled, st.take(out))
@@ -568,7 +574,7 @@ async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: Slot
             () = woken => {}
             () = idle_timer => {
                 let Some(shared) = pool.upgrade() else { return };
-                let expired = shared.lock().core.expire_idle(slot, Instant::now());
+                let expired = shared.lock().core.expire_idle(slot, now());
                 if let Some(e) = expired {
                     tracing::debug!(conn = slot, "idle timeout: closing connection");
                     e.conn.close();
