@@ -177,7 +177,6 @@ impl<T: Clone> Core<T> {
         idle_hint: Option<Duration>,
         now: Instant,
     ) -> Outcome<T> {
-        let mut out = Outcome::default();
         if let Some(i) = self.index(slot) {
             let s = &mut self.slots[i];
             s.leased = s.leased.saturating_sub(1);
@@ -185,9 +184,7 @@ impl<T: Clone> Core<T> {
                 s.idle_since = now;
             }
         }
-        self.observe(slot, capacity, state, idle_hint, &mut out);
-        self.dispatch(now, &mut out);
-        out
+        self.update(slot, capacity, state, idle_hint, now)
     }
 
     /// A connect finished.
@@ -259,7 +256,7 @@ impl<T: Clone> Core<T> {
 
     /// Records a connection's current state and limit without dispatching; a closed
     /// connection, or a draining one with no lease left, leaves the pool.
-    pub(crate) fn observe(
+    fn observe(
         &mut self,
         slot: SlotId,
         capacity: Capacity,

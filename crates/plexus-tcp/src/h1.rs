@@ -101,12 +101,6 @@ pub(crate) async fn handshake(
 }
 
 impl H1Connection {
-    pub(crate) fn close(&self) {
-        self.shared.advance(ConnectionState::Draining, || {
-            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
-        });
-    }
-
     pub(crate) fn send_request(
         &self,
         request: Request<Body>,

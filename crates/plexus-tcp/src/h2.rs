@@ -195,12 +195,6 @@ impl Future for Driver {
 }
 
 impl H2Connection {
-    pub(crate) fn close(&self) {
-        self.shared.advance(ConnectionState::Draining, || {
-            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
-        });
-    }
-
     pub(crate) fn send_request(
         &self,
         request: Request<Body>,

@@ -164,9 +164,6 @@ impl Connection for TcpConnection {
     }
 
     fn close(&self) {
-        match &self.proto {
-            Proto::H1(c) => c.close(),
-            Proto::H2(c) => c.close(),
-        }
+        self.shared().close_gracefully();
     }
 }

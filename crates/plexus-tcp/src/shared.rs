@@ -87,6 +87,13 @@ impl Shared {
         true
     }
 
+    /// Begins a graceful close: no new requests; those in flight finish.
+    pub(crate) fn close_gracefully(&self) {
+        self.advance(ConnectionState::Draining, || {
+            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
+        });
+    }
+
     pub(crate) fn set_max_concurrent(&self, n: usize, known: bool) {
         let was_known = self.limit_known.swap(known, Ordering::AcqRel);
         if self.max_concurrent.swap(n, Ordering::AcqRel) != n || was_known != known {

@@ -106,11 +106,7 @@ async fn handle(
     guard: InFlight,
 ) -> Result<Response<ResponseBody>, Infallible> {
     activity.busy.fetch_add(1, Ordering::AcqRel);
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
     let n = activity.served.fetch_add(1, Ordering::AcqRel) + 1;
     let (parts, body) = request.into_parts();

@@ -84,11 +84,7 @@ async fn serve_conn<IO>(
 }
 
 async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, guard: InFlight) {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
     // The stream stops counting as in flight just before the frame that ends it is
     // queued: after that the client may see the end and open its next stream at once.

@@ -42,6 +42,14 @@ pub(crate) fn pattern(offset: u64, len: usize) -> Bytes {
     buf.slice(start..start + len.min(CHUNK))
 }
 
+/// The `x-request-id` of a request, if it has one.
+pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// A request path, understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
