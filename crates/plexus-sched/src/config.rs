@@ -46,12 +46,11 @@ impl Default for PoolConfig {
 /// * **Always, whatever the method**: the request was not sent at all, or the server
 ///   provably did not process it (h2 `REFUSED_STREAM`, a stream above a GOAWAY's last
 ///   stream id, a connection that was draining or closed when the request reached it).
-///   Such a failure on a connection that had already delivered responses is the server
+///   Such a failure while the origin keeps answering other requests is the server
 ///   rotating its connections (nginx's `keepalive_requests` ends one every N requests
-///   and refuses what is above its GOAWAY) and costs nothing; such failures on
-///   connections that never delivered a response count, up to `max_unprocessed_attempts`
-///   — a peer that serves nothing cannot loop a request forever. No request makes more
-///   than 100 attempts in all.
+///   and refuses what is above its GOAWAY) and costs nothing; failures while no response
+///   arrives from the origin count, up to `max_unprocessed_attempts` — a peer that serves
+///   nothing cannot loop a request forever. No request makes more than 100 attempts.
 /// * **Only when replay-safe** (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or a request
 ///   carrying an `Idempotency-Key` header), while fewer than `max_attempts` attempts were
 ///   made: a reused connection closed before any response arrived (the stale keep-alive
@@ -65,8 +64,8 @@ impl Default for PoolConfig {
 pub struct RetryPolicy {
     /// Attempts allowed for requests the server may have processed. Default: 3.
     pub max_attempts: u32,
-    /// Failures of the "not processed" kind allowed on connections that never delivered
-    /// a response. Default: 10.
+    /// Failures of the "not processed" kind allowed while no response arrives from the
+    /// origin. Default: 10.
     pub max_unprocessed_attempts: u32,
 }
 

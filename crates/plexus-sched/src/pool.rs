@@ -17,7 +17,8 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use plexus_core::{
-    is_replay_safe, Body, Connection, Delivery, Error, ErrorKind, Origin, RequestRecord, StreamId,
+    is_replay_safe, Body, Connection, ConnectionState, Delivery, Error, ErrorKind, Origin,
+    RequestRecord, StreamId,
 };
 use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
@@ -76,6 +77,9 @@ struct Shared<C: Connection> {
     config: PoolConfig,
     connector: Arc<dyn Connect<C>>,
     state: Mutex<State<C>>,
+    /// Response heads received from this origin, on any connection: whether the origin
+    /// makes progress while a request is being refused.
+    responses: AtomicU64,
 }
 
 struct State<C: Connection> {
@@ -85,13 +89,10 @@ struct State<C: Connection> {
     in_flight: usize,
 }
 
-/// A pooled connection, the signal that wakes its watcher, and how many responses it has
-/// delivered (a connection that delivered some and then refuses a request is rotating,
-/// not broken).
+/// A pooled connection and the signal that wakes its watcher.
 struct Entry<C> {
     conn: C,
     wake_watcher: Arc<Notify>,
-    responses: Arc<AtomicU64>,
 }
 
 impl<C: Clone> Clone for Entry<C> {
@@ -99,7 +100,6 @@ impl<C: Clone> Clone for Entry<C> {
         Entry {
             conn: self.conn.clone(),
             wake_watcher: Arc::clone(&self.wake_watcher),
-            responses: Arc::clone(&self.responses),
         }
     }
 }
@@ -183,6 +183,7 @@ impl<C: Connection> Pool<C> {
                     peak_in_flight: 0,
                     in_flight: 0,
                 }),
+                responses: AtomicU64::new(0),
             }),
         }
     }
@@ -207,6 +208,7 @@ impl<C: Connection> Pool<C> {
         let mut retries = Vec::new();
         let mut number = 0;
         let mut fruitless = 0;
+        let mut responses_seen = self.shared.responses.load(Ordering::Acquire);
         loop {
             number += 1;
             let backup = retry::try_clone_request(&request);
@@ -218,7 +220,7 @@ impl<C: Connection> Pool<C> {
             let sent = lease.conn().send_request(request).await;
             match sent {
                 Ok(response) => {
-                    lease.entry.responses.fetch_add(1, Ordering::Relaxed);
+                    self.shared.responses.fetch_add(1, Ordering::AcqRel);
                     let (mut head, body) = response.into_parts();
                     let record = RequestRecord {
                         connection: Arc::clone(lease.conn().info()),
@@ -235,7 +237,11 @@ impl<C: Connection> Pool<C> {
                 }
                 Err(failure) => {
                     let (error, returned) = failure.into_parts();
-                    let progress = lease.entry.responses.load(Ordering::Relaxed) > 0;
+                    // A refusal while the origin keeps answering other requests is the
+                    // server rotating connections; one while nothing gets through counts.
+                    let seen = self.shared.responses.load(Ordering::Acquire);
+                    let progress = seen > responses_seen;
+                    responses_seen = seen;
                     if error.delivery() != Delivery::MaybeProcessed && !progress {
                         fruitless += 1;
                     }
@@ -265,8 +271,24 @@ impl<C: Connection> Pool<C> {
         }
     }
 
-    /// Waits for a free stream. `retry` puts the request at the front of the queue.
+    /// Waits for a stream on a connection that is ready now. The core may still count a
+    /// connection as ready that has just begun draining (GOAWAY arrives on the
+    /// connection's own task, the core hears of it a moment later): such a grant is
+    /// handed back, the core updated, and the request placed again at once.
     async fn acquire(&self, retry: bool) -> Result<Lease<C>, Error> {
+        let mut front = retry;
+        loop {
+            let lease = self.acquire_once(front).await?;
+            if lease.conn().state() == ConnectionState::Ready {
+                return Ok(lease);
+            }
+            self.shared.refresh(&lease);
+            front = true;
+        }
+    }
+
+    /// Waits for a free stream. `retry` puts the request at the front of the queue.
+    async fn acquire_once(&self, retry: bool) -> Result<Lease<C>, Error> {
         let shared = &self.shared;
         let (waiter, rx) = {
             let mut st = shared.lock();
@@ -492,7 +514,6 @@ impl<C: Connection> Shared<C> {
                         let entry = Entry {
                             conn: conn.clone(),
                             wake_watcher: Arc::new(Notify::new()),
-                            responses: Arc::new(AtomicU64::new(0)),
                         };
                         let todo = {
                             let mut st = shared.lock();

@@ -14,8 +14,9 @@ pub(crate) struct Attempt {
     /// 1 for the first attempt.
     pub(crate) number: u32,
     /// Failures so far, this one included, where the server did not process the request
-    /// and the connection had not delivered any response either: the ones that suggest a
-    /// peer that serves nothing, rather than one rotating its connections.
+    /// and no response at all arrived from the origin since the previous attempt: the
+    /// ones that suggest a peer that serves nothing, rather than one rotating its
+    /// connections.
     pub(crate) fruitless: u32,
     pub(crate) replay_safe: bool,
     /// The connection had carried requests before this one.

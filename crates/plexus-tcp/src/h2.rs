@@ -170,15 +170,7 @@ impl Future for Driver {
 
         if let Some(probe) = this.probe.as_mut() {
             if let Poll::Ready(Err(e)) = probe.poll_ready(cx) {
-                let shared = Arc::clone(&this.shared);
-                this.shared.advance(ConnectionState::Draining, || {
-                    let mut cause = classify::h2(e, &shared);
-                    if cause.kind() == ErrorKind::Refused {
-                        cause = Error::new(ErrorKind::ConnectionClosed)
-                            .with_message("the server sent GOAWAY");
-                    }
-                    cause
-                });
+                stop_new_streams(&this.shared, e);
                 this.probe = None;
             }
         }
@@ -194,6 +186,19 @@ impl Future for Driver {
     }
 }
 
+/// The connection takes no new stream (GOAWAY received, or a connection error): mark it
+/// draining at once, so that the scheduler stops handing it out.
+fn stop_new_streams(shared: &Shared, e: h2::Error) {
+    shared.advance(ConnectionState::Draining, || {
+        let cause = classify::h2(e, shared);
+        if cause.kind() == ErrorKind::Refused {
+            Error::new(ErrorKind::ConnectionClosed).with_message("the server sent GOAWAY")
+        } else {
+            cause
+        }
+    });
+}
+
 impl H2Connection {
     pub(crate) fn send_request(
         &self,
@@ -206,8 +211,8 @@ impl H2Connection {
                 return Err(SendError::unsent(shared.unavailable(), request));
             }
             if let Err(e) = poll_fn(|cx| sender.poll_ready(cx)).await {
-                let error = classify::h2(e, &shared).with_delivery(Delivery::NotSent);
-                return Err(SendError::unsent(error, request));
+                stop_new_streams(&shared, e);
+                return Err(SendError::unsent(shared.unavailable(), request));
             }
             let (mut parts, body) = request.into_parts();
             if let Err(e) = crate::request::to_http2(&shared.info.origin, &mut parts) {
@@ -219,9 +224,10 @@ impl H2Connection {
             let (response, send_stream) = match sender.send_request(head, end_of_stream) {
                 Ok(pair) => pair,
                 Err(e) => {
-                    // Nothing reached the wire: h2 refused to open the stream.
-                    let error = classify::h2(e, &shared).with_delivery(Delivery::NotSent);
-                    return Err(SendError::new(error));
+                    // Nothing reached the wire: h2 refused to open the stream, which it
+                    // does only once the connection takes no new ones.
+                    stop_new_streams(&shared, e);
+                    return Err(SendError::new(shared.unavailable()));
                 }
             };
             let stream_id = u64::from(response.stream_id().as_u32());
