@@ -18,7 +18,7 @@ async fn caddy_h2_one_connection() {
     assert!(records
         .iter()
         .all(|r| r.connection.protocol == Protocol::Http2));
-    let log = caddy.log();
+    let log = caddy.settled_log().await;
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert_eq!(log.connections, 1, "{log:?}");
     assert_eq!(log.protocols, vec!["HTTP/2.0"]);
@@ -35,7 +35,7 @@ async fn caddy_http1_by_alpn() {
     assert!(records
         .iter()
         .all(|r| r.connection.protocol == Protocol::Http1));
-    let log = caddy.log();
+    let log = caddy.settled_log().await;
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert!(log.connections <= 6, "the pool limit: {log:?}");
     assert_eq!(log.protocols, vec!["HTTP/1.1"]);
@@ -48,7 +48,7 @@ async fn nghttpd_with_four_streams() {
     gets_in_parallel(&client(), &nghttpd.url(HELLO_PATH), TOTAL, PARALLEL)
         .await
         .expect("no request failed");
-    let log = nghttpd.log();
+    let log = nghttpd.settled_log().await;
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert_eq!(log.connections, 1, "{log:?}");
     let peak = log.peak_streams.expect("nghttpd counts streams");
@@ -68,7 +68,7 @@ async fn nginx_h2_one_connection() {
     gets_in_parallel(&client(), &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
         .await
         .expect("no request failed");
-    let log = nginx.log();
+    let log = nginx.settled_log().await;
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert_eq!(log.connections, 1, "{log:?}");
     assert_eq!(log.protocols, vec!["HTTP/2.0"]);
@@ -86,7 +86,7 @@ async fn nginx_h2_keepalive_requests_goaway() {
     let records = gets_in_parallel(&client(), &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
         .await
         .expect("no request failed");
-    let log = nginx.log();
+    let log = nginx.settled_log().await;
     // nginx logs each request it processed: exactly 1,000 means none was lost and none
     // processed twice, although nginx ended a connection every 50 requests.
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
@@ -112,7 +112,7 @@ async fn nginx_http1_keepalive_requests_close() {
     gets_in_parallel(&client, &nginx.url(HELLO_PATH), TOTAL, PARALLEL)
         .await
         .expect("no request failed");
-    let log = nginx.log();
+    let log = nginx.settled_log().await;
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert!(log.max_requests_per_connection <= 50, "{log:?}");
     assert!(log.connections >= TOTAL / 50, "{log:?}");

@@ -87,7 +87,10 @@ where
                 shutting_down = true;
             }
             () = tokio::time::sleep(Duration::from_millis(20)), if !shutting_down => {
-                let idle = activity.busy.load(Ordering::Acquire) == 0;
+                // As real servers do, the keep-alive timeout runs between requests, not
+                // before the first one.
+                let idle = activity.busy.load(Ordering::Acquire) == 0
+                    && activity.served.load(Ordering::Acquire) > 0;
                 let idle_for = activity.last_done.lock().map(|t| t.elapsed()).unwrap_or_default();
                 if idle && opts.keep_alive_timeout.is_some_and(|limit| idle_for >= limit) {
                     tracing::debug!(?idle_for, "test server closing idle keep-alive connection");

@@ -87,6 +87,22 @@ impl Peer {
         (self.parse)(&text)
     }
 
+    /// What the log says once it has stopped changing: servers write a request's log line
+    /// after its response has gone out, so the last lines may trail the last response.
+    /// Waits until two reads 100 ms apart agree (at most 5 s).
+    pub async fn settled_log(&self) -> PeerLog {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut last = self.log();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.log();
+            if now == last || Instant::now() > deadline {
+                return now;
+            }
+            last = now;
+        }
+    }
+
     /// Stops the server and waits for it to exit.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
