@@ -127,3 +127,29 @@ async fn keep_alive_timeout_is_honoured() {
     // Pauses longer than the client's idle limit (750 ms) forced fresh connections.
     assert!(stats.tcp_connections >= 5, "{stats:?}");
 }
+
+/// Responses without a body (HEAD, 204) leave the connection reusable even when the
+/// caller never reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_empty_bodies_keep_the_connection() {
+    init_tracing();
+    let server = TestServer::builder()
+        .http1_only()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client();
+    for path in ["/status/204", "/", "/status/204"] {
+        let r = client.head(server.url(path)).send().await.expect("HEAD");
+        assert!(r.status().is_success());
+        drop(r);
+        let r = client
+            .get(server.url("/status/204"))
+            .send()
+            .await
+            .expect("204");
+        assert_eq!(r.status(), 204);
+        drop(r);
+    }
+    assert_eq!(server.stats().tcp_connections, 1);
+}

@@ -352,7 +352,11 @@ async fn fetch(
     }
     let mut head = String::new();
     if s.include {
-        head = format!("{:?} {}\r\n", response.version(), response.status());
+        head = format!(
+            "{} {}\r\n",
+            version_name(response.version()),
+            response.status()
+        );
         for (n, v) in response.headers() {
             head.push_str(&format!("{}: {}\r\n", n, v.to_str().unwrap_or("<binary>")));
         }
@@ -385,15 +389,21 @@ async fn fetch(
     Ok(())
 }
 
+/// The version as curl prints it in a status line: `HTTP/1.1`, `HTTP/2`, `HTTP/3`.
+fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    }
+}
+
 fn describe(response: &Response, vars: &mut Vars) {
     let record = response.record();
-    vars.http_version = match response.version() {
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
-        http::Version::HTTP_10 => "1.0",
-        _ => "1.1",
-    }
-    .to_string();
+    vars.http_version = version_name(response.version())
+        .trim_start_matches("HTTP/")
+        .to_string();
     vars.response_code = response.status().as_u16();
     vars.time_connect = record.time_connect().as_secs_f64();
     vars.time_appconnect = record.time_appconnect().as_secs_f64();

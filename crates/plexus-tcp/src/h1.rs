@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -163,11 +163,14 @@ impl H1Connection {
             };
             apply_reuse_rules(&shared, &inner, &response);
             let (head, incoming) = response.into_parts();
+            // A body that is already complete (HEAD, 204, 304, `Content-Length: 0`) leaves
+            // the connection reusable even if it is never read.
+            let in_flight = (!incoming.is_end_stream()).then_some(in_flight);
             Ok(Response::from_parts(
                 head,
                 H1Body {
                     incoming,
-                    in_flight: Some(in_flight),
+                    in_flight,
                 },
             ))
         }
