@@ -262,3 +262,43 @@ async fn keep_alive_max_is_honoured() {
     assert_eq!(stats.tcp_connections, 5, "{stats:?}");
     assert!(stats.connections.iter().all(|c| c.requests <= 5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_and_tls13_and_session_resumption() {
+    init_tracing();
+    let tls12 = TestServer::builder()
+        .tls12_only()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client();
+    let r = client
+        .get(tls12.url("/"))
+        .send()
+        .await
+        .expect("TLS 1.2 works");
+    let tls = r.record().connection.tls.clone().expect("TLS info");
+    assert_eq!(tls.version, "TLSv1.2");
+    assert_eq!(r.version(), http::Version::HTTP_2);
+
+    // TLS 1.3, and a second connection of the same client resumes the session.
+    let server = TestServer::builder().start().await.expect("server starts");
+    let client = client_builder()
+        .pool_idle_timeout(Duration::from_millis(50))
+        .build()
+        .expect("client");
+    let first = client.get(server.url("/")).send().await.expect("first");
+    let info = first.record().connection.tls.clone().expect("TLS info");
+    assert_eq!(info.version, "TLSv1.3");
+    assert!(!info.resumed);
+    first.bytes().await.expect("body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = client.get(server.url("/")).send().await.expect("second");
+    assert!(!second.record().reused, "the idle connection was retired");
+    let info = second.record().connection.tls.clone().expect("TLS info");
+    assert!(
+        info.resumed,
+        "the second handshake resumed the session: {info:?}"
+    );
+    assert_eq!(server.stats().tls_handshakes, 2);
+}

@@ -153,6 +153,42 @@ mod tests {
         Ok(())
     }
 
+    /// An address whose listener never accepts and whose backlog is full drops new SYNs,
+    /// so a connect to it hangs (on loopback, without leaving the machine). After the
+    /// stagger the next address is tried, and wins.
+    #[tokio::test]
+    async fn a_hanging_address_is_overtaken_after_the_stagger() -> Result<(), Error> {
+        let io = |e: std::io::Error| Error::new(ErrorKind::Connect).with_source(e);
+        let hanging = tokio::net::TcpSocket::new_v4().map_err(io)?;
+        hanging
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .map_err(io)?;
+        let hanging = hanging.listen(0).map_err(io)?;
+        let hanging_addr = hanging.local_addr().map_err(io)?;
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(s)) =
+                tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(hanging_addr))
+                    .await
+            {
+                fillers.push(s);
+            }
+        }
+        let good = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(io)?;
+        let good_addr = good.local_addr().map_err(io)?;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(20),
+            connect(&[hanging_addr, good_addr], Duration::from_millis(50)),
+        )
+        .await
+        .map_err(|_| Error::new(ErrorKind::ConnectTimeout))??;
+        assert_eq!(stream.peer_addr().ok(), Some(good_addr));
+        drop(hanging);
+        Ok(())
+    }
+
     #[tokio::test]
     async fn all_refused_names_every_address() {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -72,10 +72,19 @@ impl TestCerts {
 
     /// A rustls server configuration with these certificates and the given ALPN list.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+        self.server_config_with_versions(alpn, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// A rustls server configuration offering only the given TLS versions.
+    pub fn server_config_with_versions(
+        &self,
+        alpn: &[&[u8]],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default versions")
+            .with_protocol_versions(versions)
+            .expect("ring supports TLS 1.2 and 1.3")
             .with_no_client_auth()
             .with_single_cert(
                 vec![self.cert_der.clone()],

@@ -31,6 +31,7 @@ enum Speaks {
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
     tls: bool,
+    tls12_only: bool,
     speaks: Speaks,
     ipv6: bool,
     certs: Option<TestCerts>,
@@ -42,6 +43,7 @@ impl ServerBuilder {
     fn new() -> ServerBuilder {
         ServerBuilder {
             tls: true,
+            tls12_only: false,
             speaks: Speaks::Both,
             ipv6: false,
             certs: None,
@@ -70,6 +72,12 @@ impl ServerBuilder {
     /// No TLS: HTTP/1.1, and h2c when the client starts with the HTTP/2 preface.
     pub fn cleartext(mut self) -> Self {
         self.tls = false;
+        self
+    }
+
+    /// Offer TLS 1.2 only.
+    pub fn tls12_only(mut self) -> Self {
+        self.tls12_only = true;
         self
     }
 
@@ -143,7 +151,12 @@ impl ServerBuilder {
                 Speaks::Http2 => &[b"h2"],
             };
             let certs = self.certs.as_ref().unwrap_or_else(|| test_certs());
-            TlsAcceptor::from(certs.server_config(alpn))
+            let versions: &[&'static rustls::SupportedProtocolVersion] = if self.tls12_only {
+                &[&rustls::version::TLS12]
+            } else {
+                rustls::DEFAULT_VERSIONS
+            };
+            TlsAcceptor::from(certs.server_config_with_versions(alpn, versions))
         });
         let tls = self.tls;
         let config = Arc::new(self);
