@@ -223,11 +223,21 @@ impl H2Connection {
             let in_flight = shared.in_flight_guard();
             let (response, send_stream) = match sender.send_request(head, end_of_stream) {
                 Ok(pair) => pair,
-                Err(e) => {
-                    // Nothing reached the wire: h2 refused to open the stream, which it
-                    // does only once the connection takes no new ones.
+                // Nothing reached the wire. A connection-level refusal (GOAWAY, a dead
+                // socket) means it takes no new streams; anything else is about this
+                // request's head, and sending it elsewhere would not help.
+                Err(e) if e.is_go_away() || e.is_io() => {
                     stop_new_streams(&shared, e);
                     return Err(SendError::new(shared.unavailable()));
+                }
+                Err(e) => {
+                    return Err(SendError::new(
+                        Error::new(ErrorKind::InvalidRequest)
+                            .with_message("the request head is not valid HTTP/2")
+                            .with_source(e)
+                            .with_origin(&shared.info.origin)
+                            .with_protocol(shared.info.protocol),
+                    ));
                 }
             };
             let stream_id = u64::from(response.stream_id().as_u32());
