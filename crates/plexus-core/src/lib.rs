@@ -26,6 +26,7 @@ mod connection;
 mod error;
 mod origin;
 mod record;
+mod shared;
 
 pub use body::Body;
 pub use connection::{
@@ -35,3 +36,4 @@ pub use connection::{
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};
 pub use record::{is_replay_safe, Idempotent, RequestRecord};
+pub use shared::{ConnectionShared, InFlight};

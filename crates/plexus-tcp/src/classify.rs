@@ -6,7 +6,7 @@ use std::io;
 
 use plexus_core::{Delivery, Error, ErrorKind};
 
-use crate::shared::Shared;
+use plexus_core::ConnectionShared as Shared;
 
 /// An h2 error seen by a request. Streams above a received GOAWAY's last stream id fail
 /// with a *remote* GOAWAY error (h2 raises it only for those, and for streams opened after
@@ -33,8 +33,8 @@ pub(crate) fn h2(e: h2::Error, shared: &Shared) -> Error {
     };
     error
         .with_source(e)
-        .with_origin(&shared.info.origin)
-        .with_protocol(shared.info.protocol)
+        .with_origin(&shared.info().origin)
+        .with_protocol(shared.info().protocol)
 }
 
 /// The cause to record when an h2 connection ends.
@@ -90,8 +90,8 @@ pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
     };
     error
         .with_source(e)
-        .with_origin(&shared.info.origin)
-        .with_protocol(shared.info.protocol)
+        .with_origin(&shared.info().origin)
+        .with_protocol(shared.info().protocol)
 }
 
 fn from_request_body(e: &hyper::Error) -> bool {

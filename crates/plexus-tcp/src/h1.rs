@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::classify;
 use crate::io::MaybeTls;
 use crate::keep_alive;
-use crate::shared::{InFlight, Shared};
+use plexus_core::{ConnectionShared as Shared, InFlight};
 
 /// HTTP/1.1 settings of the client side.
 #[derive(Debug, Clone)]
@@ -73,8 +73,8 @@ pub(crate) async fn handshake(
     shared.set_max_concurrent(1, true);
     let span = tracing::debug_span!(
         "connection",
-        id = shared.info.id.get(),
-        origin = %shared.info.origin,
+        id = shared.info().id.get(),
+        origin = %shared.info().origin,
         protocol = "h1",
     );
     let driver_shared = Arc::clone(&shared);
@@ -125,7 +125,7 @@ impl H1Connection {
             }
             let (mut parts, body) = request.into_parts();
             let absolute = parts.uri.clone();
-            if let Err(e) = crate::request::to_http1(&shared.info.origin, &mut parts) {
+            if let Err(e) = crate::request::to_http1(&shared.info().origin, &mut parts) {
                 return Err(SendError::new(e));
             }
             let client_closes = keep_alive::has_connection_close(&parts.headers);

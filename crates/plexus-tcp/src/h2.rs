@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::classify;
 use crate::io::MaybeTls;
-use crate::shared::{InFlight, Shared};
+use plexus_core::{ConnectionShared as Shared, InFlight};
 
 /// HTTP/2 settings of the client side. Defaults are sized for bulk transfer (see
 /// [`crate::TcpConfig`]).
@@ -97,8 +97,8 @@ pub(crate) async fn handshake(
     let shared = Shared::new(info, settings.streams_before_settings.max(1));
     let span = tracing::debug_span!(
         "connection",
-        id = shared.info.id.get(),
-        origin = %shared.info.origin,
+        id = shared.info().id.get(),
+        origin = %shared.info().origin,
         protocol = "h2",
     );
     let driver = Driver {
@@ -151,7 +151,7 @@ impl Future for Driver {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        this.shared.driver_waker.register(cx.waker());
+        this.shared.register_driver(cx.waker());
         if this.shared.state() != ConnectionState::Ready {
             this.probe = None;
         }
@@ -215,7 +215,7 @@ impl H2Connection {
                 return Err(SendError::unsent(shared.unavailable(), request));
             }
             let (mut parts, body) = request.into_parts();
-            if let Err(e) = crate::request::to_http2(&shared.info.origin, &mut parts) {
+            if let Err(e) = crate::request::to_http2(&shared.info().origin, &mut parts) {
                 return Err(SendError::new(e));
             }
             let end_of_stream = body.is_end_stream();
@@ -235,8 +235,8 @@ impl H2Connection {
                         Error::new(ErrorKind::InvalidRequest)
                             .with_message("the request head is not valid HTTP/2")
                             .with_source(e)
-                            .with_origin(&shared.info.origin)
-                            .with_protocol(shared.info.protocol),
+                            .with_origin(&shared.info().origin)
+                            .with_protocol(shared.info().protocol),
                     ));
                 }
             };

@@ -35,14 +35,13 @@ mod happy_eyeballs;
 mod io;
 mod keep_alive;
 mod request;
-mod shared;
 
 pub use connector::{HttpVersionPolicy, TcpConfig, TcpConnector};
 pub use h1::{H1Body, H1Settings};
 pub use h2::{H2Body, H2Settings};
 pub use keep_alive::{has_connection_close, KeepAliveHeader};
 
-use shared::Shared;
+use plexus_core::ConnectionShared as Shared;
 
 /// One TCP connection speaking HTTP/2 or HTTP/1.1: a cheap handle; the socket belongs to
 /// a driver task.
@@ -124,7 +123,7 @@ impl Connection for TcpConnection {
     type ResponseBody = TcpBody;
 
     fn info(&self) -> &Arc<ConnectionInfo> {
-        &self.shared().info
+        self.shared().info()
     }
 
     fn send_request(
