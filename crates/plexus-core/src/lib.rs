@@ -27,6 +27,7 @@ mod error;
 mod origin;
 mod record;
 mod shared;
+pub mod target;
 
 pub use body::Body;
 pub use connection::{

@@ -125,7 +125,7 @@ impl H1Connection {
             }
             let (mut parts, body) = request.into_parts();
             let absolute = parts.uri.clone();
-            if let Err(e) = crate::request::to_http1(&shared.info().origin, &mut parts) {
+            if let Err(e) = plexus_core::target::to_http1(&shared.info().origin, &mut parts) {
                 return Err(SendError::new(e));
             }
             let client_closes = keep_alive::has_connection_close(&parts.headers);

@@ -34,7 +34,6 @@ mod h2;
 mod happy_eyeballs;
 mod io;
 mod keep_alive;
-mod request;
 
 pub use connector::{HttpVersionPolicy, TcpConfig, TcpConnector};
 pub use h1::{H1Body, H1Settings};

@@ -1,10 +1,11 @@
-//! Request-target forms: h2 sends the absolute URI as pseudo-headers, HTTP/1.1 sends the
-//! origin form with a `Host` header.
+//! Request-target forms, for transports: h2 and h3 send the absolute URI as
+//! pseudo-headers, HTTP/1.1 sends the origin form with a `Host` header.
 
 use http::header::{HeaderName, HOST};
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme, Uri};
 use http::HeaderValue;
-use plexus_core::{Error, ErrorKind, Origin, Scheme};
+use crate::error::{Error, ErrorKind};
+use crate::origin::{Origin, Scheme};
 
 /// Headers that describe one HTTP/1.1 hop and are forbidden in h2 (RFC 9113 §8.2.2).
 const CONNECTION_SPECIFIC: [&str; 5] = [
@@ -16,7 +17,7 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
 ];
 
 /// The absolute URI for `uri` at `origin` (kept as is when already absolute).
-pub(crate) fn absolute_uri(origin: &Origin, uri: Uri) -> Result<Uri, Error> {
+pub fn absolute_uri(origin: &Origin, uri: Uri) -> Result<Uri, Error> {
     if uri.scheme().is_some() && uri.authority().is_some() {
         return Ok(uri);
     }
@@ -38,7 +39,7 @@ pub(crate) fn absolute_uri(origin: &Origin, uri: Uri) -> Result<Uri, Error> {
 }
 
 /// The origin form (`/path?query`) of `uri`.
-pub(crate) fn origin_form(uri: &Uri) -> Uri {
+pub fn origin_form(uri: &Uri) -> Uri {
     let pq = uri
         .path_and_query()
         .cloned()
@@ -48,7 +49,7 @@ pub(crate) fn origin_form(uri: &Uri) -> Uri {
 
 /// Makes an HTTP/1.1 request head out of a request for `origin`: origin-form target and a
 /// `Host` header (the caller's own `Host` wins).
-pub(crate) fn to_http1(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
+pub fn to_http1(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
     if !parts.headers.contains_key(HOST) {
         let host = HeaderValue::from_str(&origin.authority())
             .map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))?;
@@ -59,12 +60,17 @@ pub(crate) fn to_http1(origin: &Origin, parts: &mut http::request::Parts) -> Res
     Ok(())
 }
 
-/// Makes an h2 request head: absolute URI, no hop-by-hop headers, no `Host` (its value
-/// travels as `:authority`), `TE` only as `trailers`.
-pub(crate) fn to_http2(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
+/// Makes an h2 or h3 request head: absolute URI, no hop-by-hop headers, no `Host` (its
+/// value travels as `:authority`), `TE` only as `trailers`. `version` is the version to
+/// label it with.
+pub fn to_multiplexed(
+    origin: &Origin,
+    parts: &mut http::request::Parts,
+    version: http::Version,
+) -> Result<(), Error> {
     let uri = std::mem::take(&mut parts.uri);
     parts.uri = absolute_uri(origin, uri)?;
-    parts.version = http::Version::HTTP_2;
+    parts.version = version;
     for name in CONNECTION_SPECIFIC {
         parts.headers.remove(name);
     }
@@ -100,14 +106,14 @@ mod tests {
     }
 
     #[test]
-    fn http2_gets_absolute_uri_and_no_hop_headers() -> Result<(), Error> {
+    fn multiplexed_gets_absolute_uri_and_no_hop_headers() -> Result<(), Error> {
         let (mut parts, ()) = http::Request::get("/x")
             .header("connection", "keep-alive")
             .header("host", "example.com")
             .header("te", "gzip")
             .body(())?
             .into_parts();
-        to_http2(&origin(), &mut parts)?;
+        to_multiplexed(&origin(), &mut parts, http::Version::HTTP_2)?;
         assert_eq!(parts.uri, "https://example.com:8443/x");
         assert!(parts.headers.is_empty(), "{:?}", parts.headers);
         Ok(())
