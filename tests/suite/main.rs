@@ -4,6 +4,7 @@
 mod bad_input;
 mod client;
 mod goaway;
+mod h3;
 mod http1_pool;
 mod multiplexing;
 mod peers;

@@ -265,7 +265,9 @@ mod tests {
         assert!(changed.now_or_never().is_some(), "waiters see the change");
         assert!(!s.advance(ConnectionState::Ready, || Error::new(ErrorKind::Protocol)));
         assert!(s.advance(ConnectionState::Closed, || Error::new(ErrorKind::Protocol)));
-        assert!(!s.advance(ConnectionState::Draining, || Error::new(ErrorKind::Protocol)));
+        assert!(!s.advance(ConnectionState::Draining, || Error::new(
+            ErrorKind::Protocol
+        )));
         assert_eq!(s.state(), ConnectionState::Closed);
         assert_eq!(s.close_cause().map(|e| e.kind()), Some(ErrorKind::Refused));
         assert_eq!(s.unavailable().delivery(), Delivery::NotSent);

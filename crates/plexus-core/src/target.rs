@@ -1,11 +1,11 @@
 //! Request-target forms, for transports: h2 and h3 send the absolute URI as
 //! pseudo-headers, HTTP/1.1 sends the origin form with a `Host` header.
 
+use crate::error::{Error, ErrorKind};
+use crate::origin::{Origin, Scheme};
 use http::header::{HeaderName, HOST};
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme, Uri};
 use http::HeaderValue;
-use crate::error::{Error, ErrorKind};
-use crate::origin::{Origin, Scheme};
 
 /// Headers that describe one HTTP/1.1 hop and are forbidden in h2 (RFC 9113 §8.2.2).
 const CONNECTION_SPECIFIC: [&str; 5] = [

@@ -215,7 +215,11 @@ impl H2Connection {
                 return Err(SendError::unsent(shared.unavailable(), request));
             }
             let (mut parts, body) = request.into_parts();
-            if let Err(e) = plexus_core::target::to_multiplexed(&shared.info().origin, &mut parts, http::Version::HTTP_2) {
+            if let Err(e) = plexus_core::target::to_multiplexed(
+                &shared.info().origin,
+                &mut parts,
+                http::Version::HTTP_2,
+            ) {
                 return Err(SendError::new(e));
             }
             let end_of_stream = body.is_end_stream();

@@ -33,6 +33,8 @@ pub(crate) struct H1Options {
     /// Announce `Keep-Alive: max=R` (requests remaining) and, after the M-th request,
     /// close the connection without a `Connection: close`, as a strict server may.
     pub(crate) keep_alive_max: Option<u64>,
+    /// An `Alt-Svc` header value to send with every response.
+    pub(crate) alt_svc: Option<HeaderValue>,
 }
 
 /// Per-connection state the idle watcher reads.
@@ -154,6 +156,9 @@ async fn handle(
         if let Ok(v) = HeaderValue::from_str(&keep_alive.join(", ")) {
             response.headers_mut().insert("keep-alive", v);
         }
+    }
+    if let Some(v) = &opts.alt_svc {
+        response.headers_mut().insert("alt-svc", v.clone());
     }
     let (head, body) = response.into_parts();
     let body = Tracked {

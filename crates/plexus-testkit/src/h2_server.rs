@@ -20,6 +20,8 @@ pub(crate) struct H2Options {
     pub(crate) goaway_after: Option<u64>,
     pub(crate) stream_window: u32,
     pub(crate) connection_window: u32,
+    /// An `Alt-Svc` header value to send with every response.
+    pub(crate) alt_svc: Option<http::HeaderValue>,
 }
 
 pub(crate) async fn serve<IO>(io: IO, opts: H2Options, counters: Arc<Counters>)
@@ -79,11 +81,20 @@ async fn serve_conn<IO>(
             }
         }
         let guard = counters.begin(&conn_counters, stream_id);
-        tokio::spawn(handle(request, respond, guard));
+        tokio::spawn(handle(request, respond, guard, opts.alt_svc.clone()));
     }
 }
 
-async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, guard: InFlight) {
+async fn handle(
+    request: Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    guard: InFlight,
+    alt_svc: Option<http::HeaderValue>,
+) {
+    let mut respond = Responder {
+        inner: respond,
+        alt_svc,
+    };
     let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
     // The stream stops counting as in flight just before the frame that ends it is
@@ -126,6 +137,25 @@ async fn handle(request: Request<RecvStream>, mut respond: SendResponse<Bytes>, 
     }
 }
 
+/// The response side of a stream, adding the server's `Alt-Svc` to every response head.
+struct Responder {
+    inner: SendResponse<Bytes>,
+    alt_svc: Option<http::HeaderValue>,
+}
+
+impl Responder {
+    fn send_response(
+        &mut self,
+        mut head: Response<()>,
+        end_of_stream: bool,
+    ) -> Result<SendStream<Bytes>, h2::Error> {
+        if let Some(v) = &self.alt_svc {
+            head.headers_mut().insert("alt-svc", v.clone());
+        }
+        self.inner.send_response(head, end_of_stream)
+    }
+}
+
 fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
     let mut r = Response::new(());
     *r.status_mut() = status;
@@ -137,7 +167,7 @@ fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
 }
 
 fn reply(
-    respond: &mut SendResponse<Bytes>,
+    respond: &mut Responder,
     status: StatusCode,
     body: Bytes,
     done: &mut Option<InFlight>,
@@ -154,7 +184,7 @@ fn reply(
 }
 
 async fn send_pattern(
-    respond: &mut SendResponse<Bytes>,
+    respond: &mut Responder,
     n: u64,
     done: &mut Option<InFlight>,
 ) -> Result<(), h2::Error> {
@@ -173,7 +203,7 @@ async fn send_pattern(
 }
 
 async fn echo(
-    respond: &mut SendResponse<Bytes>,
+    respond: &mut Responder,
     body: &mut RecvStream,
     done: &mut Option<InFlight>,
 ) -> Result<(), h2::Error> {

@@ -20,6 +20,7 @@ mod delay_line;
 mod goaway_tap;
 mod h1_server;
 mod h2_server;
+mod h3_server;
 pub mod peers;
 pub mod routes;
 mod server;

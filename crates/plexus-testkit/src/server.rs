@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::certs::{test_certs, TestCerts};
 use crate::h1_server::{self, H1Options};
 use crate::h2_server::{self, H2Options};
+use crate::h3_server::{self, H3Options};
 use crate::stats::{Counters, Stats};
 
 /// Which protocols a server speaks.
@@ -37,6 +38,8 @@ pub struct ServerBuilder {
     certs: Option<TestCerts>,
     h2: H2Options,
     h1: H1Options,
+    h3: Option<H3Options>,
+    alt_svc: bool,
 }
 
 impl ServerBuilder {
@@ -52,8 +55,11 @@ impl ServerBuilder {
                 goaway_after: None,
                 stream_window: 4 * 1024 * 1024,
                 connection_window: 16 * 1024 * 1024,
+                alt_svc: None,
             },
             h1: H1Options::default(),
+            h3: None,
+            alt_svc: false,
         }
     }
 
@@ -133,15 +139,54 @@ impl ServerBuilder {
         self
     }
 
+    /// Also serve HTTP/3 over QUIC on the UDP port with the same number as the TCP port.
+    pub fn h3(mut self) -> Self {
+        self.h3.get_or_insert_with(H3Options::default);
+        self
+    }
+
+    /// HTTP/3: the client's bidirectional stream credit (QUIC `MAX_STREAMS`). Default
+    /// 1000.
+    pub fn h3_max_streams(mut self, n: u32) -> Self {
+        self.h3.get_or_insert_with(H3Options::default).max_streams = n;
+        self
+    }
+
+    /// HTTP/3: send GOAWAY after `n` requests on a connection; later streams are rejected
+    /// unprocessed.
+    pub fn h3_goaway_after(mut self, n: u64) -> Self {
+        self.h3.get_or_insert_with(H3Options::default).goaway_after = Some(n.max(1));
+        self
+    }
+
+    /// HTTP/3: reject 0-RTT early data (the handshake still succeeds).
+    pub fn reject_0rtt(mut self) -> Self {
+        self.h3.get_or_insert_with(H3Options::default).reject_0rtt = true;
+        self
+    }
+
+    /// Advertise the HTTP/3 side in an `Alt-Svc: h3=":PORT"; ma=86400` header on every
+    /// HTTP/1.1 and h2 response (implies [`h3`](Self::h3)).
+    pub fn alt_svc(mut self) -> Self {
+        self.alt_svc = true;
+        self.h3()
+    }
+
     /// Binds a fresh port and starts serving.
-    pub async fn start(self) -> io::Result<TestServer> {
+    pub async fn start(mut self) -> io::Result<TestServer> {
         let ip: IpAddr = if self.ipv6 {
             Ipv6Addr::LOCALHOST.into()
         } else {
             Ipv4Addr::LOCALHOST.into()
         };
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        let (listener, quic) = bind(ip, self.h3.as_ref(), self.certs.as_ref()).await?;
         let addr = listener.local_addr()?;
+        if self.alt_svc {
+            let value = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", addr.port()))
+                .map_err(std::io::Error::other)?;
+            self.h1.alt_svc = Some(value.clone());
+            self.h2.alt_svc = Some(value);
+        }
         let counters = Arc::new(Counters::default());
         let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let acceptor = self.tls.then(|| {
@@ -182,14 +227,48 @@ impl ServerBuilder {
                 }
             })
         };
+        let quic = quic.map(|(endpoint, opts)| {
+            let task = tokio::spawn(h3_server::serve(
+                endpoint.clone(),
+                opts,
+                Arc::clone(&counters),
+            ));
+            QuicSide {
+                endpoint,
+                task: task.abort_handle(),
+            }
+        });
         Ok(TestServer {
             addr,
             tls,
             counters,
             tasks,
             accept: accept.abort_handle(),
+            quic,
         })
     }
+}
+
+/// A TCP listener on a fresh port and, when asked for, the QUIC endpoint on the UDP port
+/// with the same number (tries a few TCP ports until that UDP port is free too).
+async fn bind(
+    ip: IpAddr,
+    h3: Option<&H3Options>,
+    certs: Option<&TestCerts>,
+) -> io::Result<(TcpListener, Option<(quinn::Endpoint, H3Options)>)> {
+    let Some(opts) = h3 else {
+        return Ok((TcpListener::bind(SocketAddr::new(ip, 0)).await?, None));
+    };
+    let certs = certs.unwrap_or_else(|| test_certs());
+    let mut last = None;
+    for _ in 0..20 {
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        match h3_server::bind(listener.local_addr()?, certs, opts) {
+            Ok(endpoint) => return Ok((listener, Some((endpoint, opts.clone())))),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no port free for both TCP and UDP")))
 }
 
 async fn serve_connection(
@@ -256,6 +335,13 @@ pub struct TestServer {
     counters: Arc<Counters>,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
     accept: AbortHandle,
+    quic: Option<QuicSide>,
+}
+
+#[derive(Debug)]
+struct QuicSide {
+    endpoint: quinn::Endpoint,
+    task: AbortHandle,
 }
 
 impl TestServer {
@@ -299,6 +385,10 @@ impl TestServer {
     /// Stops accepting and aborts every connection.
     pub fn stop(&self) {
         self.accept.abort();
+        if let Some(q) = &self.quic {
+            q.task.abort();
+            q.endpoint.close(0u32.into(), b"test server stopped");
+        }
         if let Ok(tasks) = self.tasks.lock() {
             for t in tasks.iter() {
                 t.abort();

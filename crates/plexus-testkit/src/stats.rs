@@ -17,6 +17,8 @@ pub(crate) struct Counters {
     peak_in_flight: AtomicUsize,
     connections: Mutex<Vec<Arc<ConnCounters>>>,
     request_ids: Mutex<HashMap<String, u32>>,
+    quic_connections: AtomicU64,
+    early_requests: Mutex<Vec<String>>,
 }
 
 /// Counters of one connection.
@@ -37,6 +39,23 @@ impl Counters {
         self.peak_open_connections.fetch_max(open, Ordering::AcqRel);
         OpenConnection {
             counters: Arc::clone(self),
+        }
+    }
+
+    /// A QUIC connection was accepted; counted as an open connection until dropped.
+    pub(crate) fn quic_accepted(self: &Arc<Self>) -> OpenConnection {
+        self.quic_connections.fetch_add(1, Ordering::Relaxed);
+        let open = self.open_connections.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak_open_connections.fetch_max(open, Ordering::AcqRel);
+        OpenConnection {
+            counters: Arc::clone(self),
+        }
+    }
+
+    /// A request arrived in 0-RTT early data.
+    pub(crate) fn early_request(&self, method: &str, path: &str) {
+        if let Ok(mut e) = self.early_requests.lock() {
+            e.push(format!("{method} {path}"));
         }
     }
 
@@ -116,6 +135,12 @@ impl Counters {
             })
             .unwrap_or_default();
         Stats {
+            quic_connections: self.quic_connections.load(Ordering::Relaxed),
+            early_requests: self
+                .early_requests
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default(),
             tcp_connections: self.tcp_connections.load(Ordering::Relaxed),
             tls_handshakes: self.tls_handshakes.load(Ordering::Relaxed),
             peak_open_connections: self.peak_open_connections.load(Ordering::Relaxed),
@@ -172,6 +197,10 @@ impl Drop for InFlight {
 pub struct Stats {
     /// TCP connections accepted.
     pub tcp_connections: u64,
+    /// QUIC connections accepted.
+    pub quic_connections: u64,
+    /// Requests that arrived in 0-RTT early data, as `METHOD /path`.
+    pub early_requests: Vec<String>,
     /// TLS handshakes completed.
     pub tls_handshakes: u64,
     /// The most TCP connections open at once.
@@ -191,7 +220,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Connections that spoke `protocol` (`"h1"` or `"h2"`).
+    /// Connections that spoke `protocol` (`"h1"`, `"h2"` or `"h3"`).
     pub fn connections_of(&self, protocol: &str) -> usize {
         self.connections
             .iter()

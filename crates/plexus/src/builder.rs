@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, USER_AGENT};
 use plexus_core::{Error, ErrorKind};
+use plexus_quic::QuicConfig;
 use plexus_sched::{PoolConfig, RetryPolicy};
 use plexus_tcp::{HttpVersionPolicy, TcpConfig};
 
 use crate::client::Client;
 use crate::tls::{Certificate, TlsOptions};
+use crate::transport::Http3Mode;
 
 /// Configures and builds a [`Client`].
 ///
@@ -31,6 +33,8 @@ use crate::tls::{Certificate, TlsOptions};
 #[derive(Debug)]
 pub struct ClientBuilder {
     pub(crate) tcp: TcpConfig,
+    pub(crate) quic: QuicConfig,
+    pub(crate) http3: Http3Mode,
     pub(crate) pool: PoolConfig,
     pub(crate) version_policy: HttpVersionPolicy,
     pub(crate) tls: TlsOptions,
@@ -49,6 +53,8 @@ impl Default for ClientBuilder {
         default_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         ClientBuilder {
             tcp: TcpConfig::default(),
+            quic: QuicConfig::default(),
+            http3: Http3Mode::default(),
             pool: PoolConfig::default(),
             version_policy: HttpVersionPolicy::Negotiate,
             tls: TlsOptions::default(),
@@ -77,6 +83,9 @@ impl ClientBuilder {
     /// Limit on connection set-up (DNS, TCP, TLS). `None` waits as long as the OS does.
     pub fn connect_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
         self.tcp.connect_timeout = limit.into();
+        if let Some(l) = self.tcp.connect_timeout {
+            self.quic.connect_timeout = l;
+        }
         self
     }
 
@@ -137,6 +146,26 @@ impl ClientBuilder {
     /// like curl's `--http2-prior-knowledge`.
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.version_policy = HttpVersionPolicy::Http2PriorKnowledge;
+        self
+    }
+
+    /// When to speak HTTP/3 (default [`Http3Mode::AltSvc`]).
+    pub fn http3(mut self, mode: Http3Mode) -> Self {
+        self.http3 = mode;
+        self
+    }
+
+    /// QUIC idle timeout: a connection without traffic for this long closes (default
+    /// 30 s).
+    pub fn quic_idle_timeout(mut self, limit: Duration) -> Self {
+        self.quic.idle_timeout = limit;
+        self
+    }
+
+    /// QUIC keep-alive: PING after this long without traffic (default 10 s; `None`
+    /// disables).
+    pub fn quic_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.quic.keep_alive_interval = interval.into();
         self
     }
 

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use http::{HeaderMap, Method, Request};
 use plexus_core::{Body, Error, ErrorKind, Origin};
+use plexus_quic::QuicConnector;
 use plexus_sched::{Connect, OriginSnapshot, Pool, PoolConfig};
-use plexus_tcp::{HttpVersionPolicy, TcpConnection, TcpConnector};
+use plexus_tcp::{HttpVersionPolicy, TcpConnector};
 use tracing::Instrument;
 
 use crate::builder::ClientBuilder;
 use crate::request::{IntoUri, RequestBuilder, Timeout};
 use crate::response::Response;
+use crate::transport::{AnyConnection, Http3Mode};
 
 /// An HTTP client that keeps one long-lived, multiplexed connection per origin (a pool of
 /// keep-alive connections where the server speaks only HTTP/1.1).
@@ -35,12 +37,49 @@ pub struct Client {
 }
 
 struct Inner {
-    connector: TcpConnector,
+    connectors: Arc<Connectors>,
     pool_config: PoolConfig,
     version_policy: HttpVersionPolicy,
     timeout: Option<Duration>,
     default_headers: HeaderMap,
-    pools: Mutex<HashMap<(Origin, HttpVersionPolicy), Pool<TcpConnection>>>,
+    pools: Mutex<HashMap<(Origin, HttpVersionPolicy), Pool<AnyConnection>>>,
+}
+
+/// What opens connections, and the policy choosing between them.
+struct Connectors {
+    tcp: TcpConnector,
+    quic: QuicConnector,
+    http3: Http3Mode,
+}
+
+impl Connectors {
+    /// A new connection to `origin`, over the transport the HTTP/3 policy picks.
+    async fn connect(
+        &self,
+        origin: &Origin,
+        policy: HttpVersionPolicy,
+    ) -> Result<AnyConnection, Error> {
+        let tcp = || async {
+            self.tcp
+                .connect(origin, policy)
+                .await
+                .map(AnyConnection::Tcp)
+        };
+        match (self.http3, origin.is_tls()) {
+            (Http3Mode::Only, true) => self.quic.connect(origin).await.map(AnyConnection::Quic),
+            (Http3Mode::Only, false) => Err(Error::new(ErrorKind::UnsupportedScheme)
+                .with_message("HTTP/3 needs an https:// URL")
+                .with_origin(origin)),
+            (Http3Mode::PriorKnowledge, true) => match self.quic.connect(origin).await {
+                Ok(c) => Ok(AnyConnection::Quic(c)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "QUIC failed; falling back to TCP");
+                    tcp().await
+                }
+            },
+            _ => tcp().await,
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -78,9 +117,14 @@ impl Client {
 
     pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client, Error> {
         let tls = crate::tls::client_config(&b.tls)?;
+        let quic = QuicConnector::new(b.quic, &tls)?;
         Ok(Client {
             inner: Arc::new(Inner {
-                connector: TcpConnector::new(b.tcp, Some(tls)),
+                connectors: Arc::new(Connectors {
+                    tcp: TcpConnector::new(b.tcp, Some(tls)),
+                    quic,
+                    http3: b.http3,
+                }),
                 pool_config: b.pool,
                 version_policy: b.version_policy,
                 timeout: b.timeout,
@@ -184,17 +228,17 @@ impl Client {
         pools.iter().map(Pool::snapshot).collect()
     }
 
-    fn pool(&self, origin: &Origin) -> Pool<TcpConnection> {
+    fn pool(&self, origin: &Origin) -> Pool<AnyConnection> {
         let policy = self.inner.version_policy;
         let mut pools = self.inner.pools.lock().unwrap_or_else(|p| p.into_inner());
         pools
             .entry((origin.clone(), policy))
             .or_insert_with(|| {
-                let connector = self.inner.connector.clone();
-                let connect: Arc<dyn Connect<TcpConnection>> = Arc::new(move |origin: &Origin| {
-                    let connector = connector.clone();
+                let connectors = Arc::clone(&self.inner.connectors);
+                let connect: Arc<dyn Connect<AnyConnection>> = Arc::new(move |origin: &Origin| {
+                    let connectors = Arc::clone(&connectors);
                     let origin = origin.clone();
-                    async move { connector.connect(&origin, policy).await }.boxed()
+                    async move { connectors.connect(&origin, policy).await }.boxed()
                 });
                 Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
             })

@@ -59,6 +59,7 @@ mod client;
 mod request;
 mod response;
 mod tls;
+mod transport;
 
 pub use builder::ClientBuilder;
 pub use client::Client;
@@ -70,6 +71,7 @@ pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
 pub use request::{IntoUri, RequestBuilder};
 pub use response::{Response, ResponseBody};
 pub use tls::Certificate;
+pub use transport::Http3Mode;
 
 /// Re-exported for building requests and reading responses.
 pub use http;

@@ -6,12 +6,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::transport::AnyConnection;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use plexus_core::{Error, ErrorKind, RequestRecord};
 use plexus_sched::LeasedBody;
-use plexus_tcp::TcpConnection;
 use tokio::time::{Instant, Sleep};
 
 /// A response whose head has arrived; its body streams.
@@ -32,7 +32,7 @@ impl fmt::Debug for Response {
 
 impl Response {
     pub(crate) fn new(
-        response: http::Response<LeasedBody<TcpConnection>>,
+        response: http::Response<LeasedBody<AnyConnection>>,
         deadline: Option<Instant>,
         limit: Option<Duration>,
     ) -> Response {
@@ -127,7 +127,7 @@ impl Response {
 /// A streaming response body. Its stream stays reserved on the connection until the body
 /// ends or is dropped; the request deadline, if any, still applies.
 pub struct ResponseBody {
-    inner: LeasedBody<TcpConnection>,
+    inner: LeasedBody<AnyConnection>,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
 }

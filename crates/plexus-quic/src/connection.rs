@@ -1,0 +1,436 @@
+//! HTTP/3 connections on quinn + h3.
+//!
+//! A [`QuicConnection`] is a cheap handle (an h3 `SendRequest` and the shared state); a
+//! driver task polls h3's connection (control and QPACK streams) until it closes. The
+//! peer's stream limit comes from its transport parameters (see `peer_params`).
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes};
+use h3::error::{Code, ConnectionError as H3ConnectionError, StreamError};
+use http::{Request, Response};
+use http_body::{Body as _, Frame, SizeHint};
+use plexus_core::{
+    Body, ConnectTimings, ConnectionId, ConnectionInfo, ConnectionShared, ConnectionState,
+    Delivery, Error, ErrorKind, InFlight, Origin, Protocol, SendError, StreamId, TlsInfo,
+};
+use tracing::Instrument;
+
+use crate::connector::QuicConfig;
+use crate::peer_params::PeerParams;
+
+type H3Send = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
+type H3RecvStream = h3::client::RequestStream<h3_quinn::RecvStream, Bytes>;
+type H3SendStream = h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>;
+
+/// A handle to one HTTP/3 connection.
+#[derive(Clone)]
+pub struct QuicConnection {
+    pub(crate) shared: Arc<ConnectionShared>,
+    sender: H3Send,
+    quic: quinn::Connection,
+}
+
+impl std::fmt::Debug for QuicConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicConnection")
+            .field("id", &self.shared.info().id)
+            .field("state", &self.shared.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A QUIC handshake that did not complete.
+pub(crate) fn handshake_error(e: quinn::ConnectionError) -> Error {
+    let kind = match &e {
+        quinn::ConnectionError::TimedOut => ErrorKind::ConnectTimeout,
+        quinn::ConnectionError::TransportError(t) if is_crypto_error(t) => ErrorKind::Tls,
+        quinn::ConnectionError::ConnectionClosed(c)
+            if c.error_code.to_string().contains("CRYPTO") =>
+        {
+            ErrorKind::Tls
+        }
+        _ => ErrorKind::Connect,
+    };
+    Error::new(kind)
+        .with_message(format!("QUIC handshake failed: {e}"))
+        .with_source(e)
+        .with_protocol(Protocol::Http3)
+}
+
+fn is_crypto_error(t: &quinn_proto::TransportError) -> bool {
+    t.code.to_string().contains("CRYPTO")
+}
+
+/// Runs HTTP/3 on an established QUIC connection and spawns its driver.
+pub(crate) async fn establish(
+    quic: quinn::Connection,
+    origin: &Origin,
+    started: Instant,
+    params: Arc<PeerParams>,
+    config: &QuicConfig,
+) -> Result<QuicConnection, Error> {
+    let connected = Instant::now();
+    let alpn = quic
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .map(|p| String::from_utf8_lossy(&p).into_owned());
+    let info = ConnectionInfo {
+        id: ConnectionId::next(),
+        origin: origin.clone(),
+        protocol: Protocol::Http3,
+        remote_addr: quic.remote_address(),
+        local_addr: None,
+        alpn,
+        tls: Some(TlsInfo {
+            version: "TLSv1.3".to_string(),
+            cipher_suite: String::new(),
+            resumed: false,
+        }),
+        timings: ConnectTimings {
+            started,
+            // QUIC sets up transport and TLS in one handshake.
+            connected,
+            tls_done: Some(connected),
+        },
+    };
+    let (mut driver, sender) = h3::client::builder()
+        .build::<_, _, Bytes>(h3_quinn::Connection::new(quic.clone()))
+        .await
+        .map_err(|e| {
+            Error::new(ErrorKind::Protocol)
+                .with_message("HTTP/3 set-up failed")
+                .with_source(e)
+                .with_origin(origin)
+                .with_protocol(Protocol::Http3)
+        })?;
+    let limit = params
+        .max_streams_bidi()
+        .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        .min(config.max_concurrent_streams)
+        .max(1);
+    let shared = ConnectionShared::new(info, limit);
+    shared.set_max_concurrent(limit, params.max_streams_bidi().is_some());
+    tracing::debug!(
+        conn = %shared.info().id,
+        remote = %shared.info().remote_addr,
+        max_streams = limit,
+        setup_ms = shared.info().timings.total().as_secs_f64() * 1e3,
+        "HTTP/3 connection ready"
+    );
+    let span = tracing::debug_span!(
+        "connection",
+        id = shared.info().id.get(),
+        origin = %origin,
+        protocol = "h3",
+    );
+    let driver_shared = Arc::clone(&shared);
+    let driver_quic = quic.clone();
+    tokio::spawn(
+        async move {
+            let end = poll_fn(|cx| {
+                driver_shared.register_driver(cx.waker());
+                driver.poll_close(cx)
+            })
+            .await;
+            driver_shared.advance(ConnectionState::Closed, || {
+                closed_cause(&driver_quic, Some(&end))
+            });
+        }
+        .instrument(span),
+    );
+    Ok(QuicConnection {
+        shared,
+        sender,
+        quic,
+    })
+}
+
+/// Why the connection ended, with the peer's reason phrase when it gave one.
+fn closed_cause(quic: &quinn::Connection, h3_end: Option<&H3ConnectionError>) -> Error {
+    match quic.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(close)) => {
+            let code = Code::from(close.error_code.into_inner());
+            let reason = String::from_utf8_lossy(&close.reason);
+            let message = if reason.is_empty() {
+                format!("the server closed the connection ({code})")
+            } else {
+                format!("the server closed the connection ({code}: {reason})")
+            };
+            Error::new(ErrorKind::ConnectionClosed).with_message(message)
+        }
+        Some(quinn::ConnectionError::TimedOut) => Error::new(ErrorKind::ConnectionClosed)
+            .with_message("the QUIC connection idled out (no answer from the peer)"),
+        Some(quinn::ConnectionError::LocallyClosed) => {
+            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
+        }
+        Some(other) => Error::new(ErrorKind::ConnectionClosed)
+            .with_message(other.to_string())
+            .with_source(other),
+        None => Error::new(ErrorKind::ConnectionClosed).with_message(
+            h3_end.map_or_else(|| "the connection closed".to_string(), |e| format!("{e:?}")),
+        ),
+    }
+}
+
+impl QuicConnection {
+    /// The QUIC connection underneath (for statistics and tests).
+    pub fn quic(&self) -> &quinn::Connection {
+        &self.quic
+    }
+
+    pub(crate) fn send_request(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<QuicBody>, SendError>> + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        let mut sender = self.sender.clone();
+        let quic = self.quic.clone();
+        async move {
+            if shared.state() != ConnectionState::Ready {
+                return Err(SendError::unsent(shared.unavailable(), request));
+            }
+            let (mut parts, body) = request.into_parts();
+            if let Err(e) = plexus_core::target::to_multiplexed(
+                &shared.info().origin,
+                &mut parts,
+                http::Version::HTTP_3,
+            ) {
+                return Err(SendError::new(e));
+            }
+            let in_flight = shared.in_flight_guard();
+            let head = Request::from_parts(parts, ());
+            let stream = match sender.send_request(head).await {
+                Ok(s) => s,
+                Err(e) => return Err(open_failed(e, &shared, &quic)),
+            };
+            let stream_id = stream.id().into_inner();
+            tracing::trace!(stream_id, "request sent");
+            let (mut send, mut recv) = stream.split();
+            let upload = if body.is_end_stream() {
+                if let Err(e) = send.finish().await {
+                    return Err(SendError::new(stream_failed(e, &shared, &quic)));
+                }
+                None
+            } else {
+                // A body streams beside the response, which may come before it ends.
+                Some(tokio::spawn(
+                    send_body(body, send).instrument(tracing::trace_span!("upload", stream_id)),
+                ))
+            };
+            let response = match recv.recv_response().await {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Some(u) = upload {
+                        u.abort();
+                    }
+                    return Err(SendError::new(stream_failed(e, &shared, &quic)));
+                }
+            };
+            let (mut head, ()) = response.into_parts();
+            head.extensions.insert(StreamId(stream_id));
+            let remaining = head
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            Ok(Response::from_parts(
+                head,
+                QuicBody {
+                    recv,
+                    in_flight: Some(in_flight),
+                    quic,
+                    upload,
+                    data_done: false,
+                    remaining,
+                },
+            ))
+        }
+    }
+}
+
+/// Sends the request body, then FIN.
+async fn send_body(mut body: Body, mut send: H3SendStream) -> Result<(), Error> {
+    let fail = |e: StreamError| {
+        Error::new(ErrorKind::ConnectionClosed)
+            .with_message("sending the request body failed")
+            .with_source(e)
+    };
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        match frame?.into_data() {
+            Ok(data) if !data.is_empty() => send.send_data(data).await.map_err(fail)?,
+            Ok(_) => {}
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    send.send_trailers(trailers).await.map_err(fail)?;
+                }
+            }
+        }
+    }
+    send.finish().await.map_err(fail)
+}
+
+/// `send_request` failed: the stream was not opened (or its head not written).
+fn open_failed(
+    e: StreamError,
+    shared: &Arc<ConnectionShared>,
+    quic: &quinn::Connection,
+) -> SendError {
+    match e {
+        StreamError::RemoteClosing { .. } => {
+            // The server sent GOAWAY: no new request on this connection.
+            shared.advance(ConnectionState::Draining, || {
+                Error::new(ErrorKind::ConnectionClosed).with_message("the server sent GOAWAY")
+            });
+            SendError::new(shared.unavailable())
+        }
+        StreamError::HeaderTooBig {
+            actual_size,
+            max_size,
+            ..
+        } => SendError::new(
+            Error::new(ErrorKind::InvalidRequest)
+                .with_message(format!(
+                    "request headers of {actual_size} bytes exceed the server's limit of {max_size}"
+                ))
+                .with_origin(&shared.info().origin)
+                .with_protocol(Protocol::Http3),
+        ),
+        StreamError::ConnectionError { .. } => {
+            shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+            SendError::new(shared.unavailable())
+        }
+        other => SendError::new(stream_failed(other, shared, quic)),
+    }
+}
+
+/// A request stream failed after it was opened.
+fn stream_failed(
+    e: StreamError,
+    shared: &Arc<ConnectionShared>,
+    quic: &quinn::Connection,
+) -> Error {
+    let error = match &e {
+        StreamError::RemoteTerminate { code, .. } if *code == Code::H3_REQUEST_REJECTED => {
+            Error::new(ErrorKind::Refused).with_message("H3_REQUEST_REJECTED")
+        }
+        StreamError::RemoteTerminate { code, .. } => {
+            Error::new(ErrorKind::StreamReset).with_message(format!("stream reset ({code})"))
+        }
+        StreamError::ConnectionError { .. } => {
+            shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+            return shared
+                .close_cause()
+                .unwrap_or_else(|| closed_cause(quic, None))
+                .with_delivery(Delivery::MaybeProcessed);
+        }
+        StreamError::StreamError { code, reason, .. } => Error::new(ErrorKind::Protocol)
+            .with_message(format!("HTTP/3 stream error {code}: {reason}")),
+        _ => match quic.close_reason() {
+            Some(_) => {
+                shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+                shared
+                    .close_cause()
+                    .unwrap_or_else(|| closed_cause(quic, None))
+            }
+            None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
+        },
+    };
+    error
+        .with_source(e)
+        .with_origin(&shared.info().origin)
+        .with_protocol(Protocol::Http3)
+}
+
+/// The body of an HTTP/3 response.
+pub struct QuicBody {
+    recv: H3RecvStream,
+    in_flight: Option<InFlight>,
+    quic: quinn::Connection,
+    upload: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    data_done: bool,
+    /// Bytes still to come, from `Content-Length`.
+    remaining: Option<u64>,
+}
+
+impl std::fmt::Debug for QuicBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicBody")
+            .field("data_done", &self.data_done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for QuicBody {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            upload.abort();
+        }
+        if self.in_flight.is_some() {
+            // Dropped before its end: tell the server to stop sending.
+            self.recv.stop_sending(Code::H3_REQUEST_CANCELLED);
+        }
+    }
+}
+
+impl QuicBody {
+    fn fail(&mut self, e: StreamError) -> Error {
+        let error = match self.in_flight.take() {
+            Some(g) => stream_failed(e, g.shared(), &self.quic),
+            None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
+        };
+        error.with_delivery(Delivery::MaybeProcessed)
+    }
+}
+
+impl http_body::Body for QuicBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        if !this.data_done {
+            match this.recv.poll_recv_data(cx) {
+                Poll::Ready(Ok(Some(mut data))) => {
+                    let bytes = data.copy_to_bytes(data.remaining());
+                    if let Some(r) = this.remaining.as_mut() {
+                        *r = r.saturating_sub(bytes.len() as u64);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                }
+                Poll::Ready(Ok(None)) => this.data_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(this.fail(e)))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match this.recv.poll_recv_trailers(cx) {
+            Poll::Ready(Ok(Some(trailers))) => {
+                this.in_flight = None;
+                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+            }
+            Poll::Ready(Ok(None)) => {
+                this.in_flight = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(this.fail(e)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data_done && self.in_flight.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.remaining
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
+    }
+}

@@ -1,0 +1,186 @@
+//! Sets up QUIC connections: one quinn endpoint (UDP socket) per address family, shared
+//! by every connection of a client; TLS 1.3 with ALPN `h3`; then HTTP/3.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plexus_core::{Error, ErrorKind, Origin};
+use quinn::crypto::rustls::QuicClientConfig;
+
+use crate::connection::{self, QuicConnection};
+use crate::peer_params::{PeerParams, TappedConfig};
+
+/// Settings of the QUIC transport. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct QuicConfig {
+    /// How long the QUIC handshake may take before the attempt fails (an unanswered
+    /// QUIC handshake otherwise waits for the idle timeout). Default: 10 s.
+    pub connect_timeout: Duration,
+    /// A connection with no traffic for this long is closed (QUIC `max_idle_timeout`).
+    /// Default: 30 s.
+    pub idle_timeout: Duration,
+    /// PINGs are sent after this long without traffic, so that a pooled connection
+    /// does not idle out (the pool's own idle timeout decides when to let it go), and a
+    /// dead path is noticed within the idle timeout. Default: 10 s.
+    pub keep_alive_interval: Option<Duration>,
+    /// How much a server may send on one stream before the client acknowledges it.
+    /// Default: 4 MiB, as for h2.
+    pub stream_receive_window: u32,
+    /// The connection-level receive window. Default: 16 MiB.
+    pub receive_window: u32,
+    /// Never open more streams than this on one connection, whatever the peer allows.
+    pub max_concurrent_streams: usize,
+}
+
+impl Default for QuicConfig {
+    fn default() -> QuicConfig {
+        QuicConfig {
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            keep_alive_interval: Some(Duration::from_secs(10)),
+            stream_receive_window: 4 * 1024 * 1024,
+            receive_window: 16 * 1024 * 1024,
+            max_concurrent_streams: usize::MAX,
+        }
+    }
+}
+
+/// Opens [`QuicConnection`]s.
+#[derive(Clone)]
+pub struct QuicConnector {
+    config: Arc<QuicConfig>,
+    crypto: Arc<QuicClientConfig>,
+    transport: Arc<quinn::TransportConfig>,
+    endpoints: Arc<Endpoints>,
+}
+
+impl std::fmt::Debug for QuicConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicConnector")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuicConnector {
+    /// A connector with `config`. `tls` is the client's base TLS configuration (roots,
+    /// verification, session store): its ALPN becomes `h3`, and since the configuration
+    /// is cloned, QUIC and TLS-over-TCP share one session store.
+    pub fn new(config: QuicConfig, tls: &rustls::ClientConfig) -> Result<QuicConnector, Error> {
+        let mut tls = tls.clone();
+        tls.alpn_protocols = vec![b"h3".to_vec()];
+        tls.enable_early_data = true;
+        let crypto = QuicClientConfig::try_from(tls).map_err(|e| {
+            Error::new(ErrorKind::Tls)
+                .with_message("the TLS configuration cannot be used for QUIC")
+                .with_source(e)
+        })?;
+        let mut transport = quinn::TransportConfig::default();
+        let idle = quinn::IdleTimeout::try_from(config.idle_timeout).map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest)
+                .with_message("QUIC idle timeout out of range")
+                .with_source(e)
+        })?;
+        transport
+            .max_idle_timeout(Some(idle))
+            .keep_alive_interval(config.keep_alive_interval)
+            .stream_receive_window(config.stream_receive_window.into())
+            .receive_window(config.receive_window.into())
+            .send_window(u64::from(config.receive_window));
+        Ok(QuicConnector {
+            config: Arc::new(config),
+            crypto: Arc::new(crypto),
+            transport: Arc::new(transport),
+            endpoints: Arc::new(Endpoints::default()),
+        })
+    }
+
+    /// The transport settings.
+    pub fn config(&self) -> &QuicConfig {
+        &self.config
+    }
+
+    /// Sets up a QUIC connection to `origin` and HTTP/3 on it, within the connect
+    /// timeout.
+    pub async fn connect(&self, origin: &Origin) -> Result<QuicConnection, Error> {
+        let attempt = self.connect_inner(origin);
+        match tokio::time::timeout(self.config.connect_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(ErrorKind::ConnectTimeout)
+                .with_message(format!(
+                    "no QUIC handshake within {:?}",
+                    self.config.connect_timeout
+                ))
+                .with_protocol(plexus_core::Protocol::Http3)),
+        }
+        .map_err(|e| e.with_origin(origin))
+    }
+
+    async fn connect_inner(&self, origin: &Origin) -> Result<QuicConnection, Error> {
+        let started = Instant::now();
+        let addr = resolve(origin).await?;
+        let endpoint = self.endpoints.for_addr(addr)?;
+        let params = Arc::new(PeerParams::default());
+        let crypto: Arc<dyn quinn::crypto::ClientConfig> = Arc::new(TappedConfig {
+            inner: Arc::clone(&self.crypto) as Arc<dyn quinn::crypto::ClientConfig>,
+            params: Arc::clone(&params),
+        });
+        let mut client_config = quinn::ClientConfig::new(crypto);
+        client_config.transport_config(Arc::clone(&self.transport));
+        let connecting = endpoint
+            .connect_with(client_config, addr, origin.host())
+            .map_err(|e| {
+                Error::new(ErrorKind::Connect)
+                    .with_message(format!("cannot start a QUIC connection to {addr}"))
+                    .with_source(e)
+            })?;
+        let conn = connecting.await.map_err(connection::handshake_error)?;
+        connection::establish(conn, origin, started, params, &self.config).await
+    }
+}
+
+/// The first address of the origin's host (IP literals as they are).
+async fn resolve(origin: &Origin) -> Result<SocketAddr, Error> {
+    if let Some(ip) = origin.ip() {
+        return Ok(SocketAddr::new(ip, origin.port()));
+    }
+    tokio::net::lookup_host((origin.host(), origin.port()))
+        .await
+        .map_err(|e| {
+            Error::new(ErrorKind::Dns)
+                .with_message(format!("`{}`: {e}", origin.host()))
+                .with_source(e)
+        })?
+        .next()
+        .ok_or_else(|| {
+            Error::new(ErrorKind::Dns).with_message(format!("`{}` has no addresses", origin.host()))
+        })
+}
+
+/// One client endpoint (UDP socket) per address family, made when first needed.
+#[derive(Default)]
+struct Endpoints {
+    v4: Mutex<Option<quinn::Endpoint>>,
+    v6: Mutex<Option<quinn::Endpoint>>,
+}
+
+impl Endpoints {
+    fn for_addr(&self, addr: SocketAddr) -> Result<quinn::Endpoint, Error> {
+        let (slot, bind) = match addr.ip() {
+            IpAddr::V4(_) => (&self.v4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            IpAddr::V6(_) => (&self.v6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))),
+        };
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(endpoint) = slot.as_ref() {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = quinn::Endpoint::client(bind).map_err(|e| {
+            Error::new(ErrorKind::Connect)
+                .with_message(format!("cannot open a UDP socket on {bind}"))
+                .with_source(e)
+        })?;
+        *slot = Some(endpoint.clone());
+        Ok(endpoint)
+    }
+}

@@ -1,0 +1,247 @@
+//! The HTTP/3 side of a test server: quinn + h3 on the UDP port matching its TCP port.
+//!
+//! Counts QUIC connections and streams like the TCP side, limits the client's stream
+//! credit (`max_concurrent_bidi_streams`), can send GOAWAY after N requests, can reject
+//! 0-RTT, and records which requests arrived in 0-RTT: those accepted while the
+//! connection was still handshaking (quinn's own definition of a 0-RTT stream on the
+//! server). The handshake state is read in the task that accepts requests, before each
+//! accept, so a request sent after the handshake is never counted as early data.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use h3::server::RequestStream;
+use http::{Request, Response, StatusCode};
+
+use crate::certs::TestCerts;
+use crate::routes::{self, Route, HELLO};
+use crate::stats::{Counters, InFlight};
+
+type Stream = RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
+
+/// HTTP/3 settings of a test server.
+#[derive(Debug, Clone)]
+pub(crate) struct H3Options {
+    pub(crate) max_streams: u32,
+    pub(crate) goaway_after: Option<u64>,
+    pub(crate) reject_0rtt: bool,
+}
+
+impl Default for H3Options {
+    fn default() -> H3Options {
+        H3Options {
+            max_streams: 1000,
+            goaway_after: None,
+            reject_0rtt: false,
+        }
+    }
+}
+
+/// Binds the QUIC endpoint on `addr` (UDP).
+pub(crate) fn bind(
+    addr: SocketAddr,
+    certs: &TestCerts,
+    opts: &H3Options,
+) -> std::io::Result<quinn::Endpoint> {
+    let mut tls =
+        (*certs.server_config_with_versions(&[b"h3"], &[&rustls::version::TLS13])).clone();
+    tls.max_early_data_size = if opts.reject_0rtt { 0 } else { u32::MAX };
+    tls.ticketer = rustls::crypto::ring::Ticketer::new().map_err(std::io::Error::other)?;
+    tls.send_tls13_tickets = 2;
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(std::io::Error::other)?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(opts.max_streams.into())
+        .stream_receive_window((4u32 * 1024 * 1024).into())
+        .receive_window((16u32 * 1024 * 1024).into());
+    config.transport_config(Arc::new(transport));
+    quinn::Endpoint::server(config, addr)
+}
+
+/// Accepts QUIC connections until the endpoint closes.
+pub(crate) async fn serve(endpoint: quinn::Endpoint, opts: H3Options, counters: Arc<Counters>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let opts = opts.clone();
+        let counters = Arc::clone(&counters);
+        tokio::spawn(async move {
+            let Ok(connecting) = incoming.accept() else {
+                return;
+            };
+            // 0.5-RTT: streams the client sent in 0-RTT can be read at once.
+            let (conn, handshake) = match connecting.into_0rtt() {
+                Ok(pair) => pair,
+                Err(_) => return,
+            };
+            serve_connection(conn, handshake, opts, counters).await;
+        });
+    }
+}
+
+async fn serve_connection(
+    conn: quinn::Connection,
+    handshake: quinn::ZeroRttAccepted,
+    opts: H3Options,
+    counters: Arc<Counters>,
+) {
+    let _open = counters.quic_accepted();
+    let mut h3 = match h3::server::builder()
+        .build::<_, Bytes>(h3_quinn::Connection::new(conn.clone()))
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::debug!(error = ?e, "h3 test server set-up failed");
+            return;
+        }
+    };
+    let conn_counters = counters.connection("h3");
+    let mut handshake = Some(handshake);
+    let mut accepted = 0u64;
+    loop {
+        let resolver = match h3.accept().await {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(_) => break,
+        };
+        // A request sent after the handshake reached us after quinn processed the
+        // handshake's end, so the handshake reads as complete by now; one that reads as
+        // incomplete came in 0-RTT.
+        let early = !handshake_complete(&mut handshake);
+        let Ok((request, stream)) = resolver.resolve_request().await else {
+            continue;
+        };
+        accepted += 1;
+        let stream_id = u32::try_from(stream.id().into_inner()).unwrap_or(u32::MAX);
+        if early {
+            counters.early_request(request.method().as_str(), request.uri().path());
+        }
+        let guard = counters.begin(&conn_counters, stream_id);
+        tokio::spawn(handle(request, stream, guard));
+        if opts.goaway_after == Some(accepted) {
+            // GOAWAY naming the next stream id: requests above it are rejected.
+            let _ = h3.shutdown(0).await;
+        }
+    }
+}
+
+/// Whether the connection's handshake has completed (the future resolves then).
+fn handshake_complete(handshake: &mut Option<quinn::ZeroRttAccepted>) -> bool {
+    let Some(h) = handshake.as_mut() else {
+        return true;
+    };
+    let waker = futures_util::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    if std::future::Future::poll(std::pin::Pin::new(h), &mut cx).is_ready() {
+        *handshake = None;
+        true
+    } else {
+        false
+    }
+}
+
+async fn handle(request: Request<()>, mut stream: Stream, guard: InFlight) {
+    let id = routes::request_id(request.headers());
+    guard.counters().processed(guard.conn(), id.as_deref());
+    let mut done = Some(guard);
+    let result = match Route::parse(request.uri().path()) {
+        Route::Hello => {
+            reply(
+                &mut stream,
+                StatusCode::OK,
+                Bytes::from_static(HELLO),
+                &mut done,
+            )
+            .await
+        }
+        Route::Delay(d) => {
+            tokio::time::sleep(d).await;
+            reply(
+                &mut stream,
+                StatusCode::OK,
+                Bytes::from_static(HELLO),
+                &mut done,
+            )
+            .await
+        }
+        Route::Bytes(n) => send_pattern(&mut stream, n, &mut done).await,
+        Route::Echo => echo(&mut stream, &mut done).await,
+        Route::Upload => {
+            let n = drain(&mut stream).await;
+            let text = Bytes::from(format!("received {n} bytes"));
+            reply(&mut stream, StatusCode::OK, text, &mut done).await
+        }
+        Route::Status(s) => {
+            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::OK);
+            reply(&mut stream, status, Bytes::new(), &mut done).await
+        }
+        Route::NotFound => reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await,
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = ?e, "h3 test handler could not finish");
+    }
+}
+
+fn head(status: StatusCode, len: Option<u64>) -> Response<()> {
+    let mut r = Response::new(());
+    *r.status_mut() = status;
+    if let Some(len) = len {
+        r.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    r
+}
+
+async fn reply(
+    stream: &mut Stream,
+    status: StatusCode,
+    body: Bytes,
+    done: &mut Option<InFlight>,
+) -> Result<(), h3::error::StreamError> {
+    stream
+        .send_response(head(status, Some(body.len() as u64)))
+        .await?;
+    if !body.is_empty() {
+        stream.send_data(body).await?;
+    }
+    done.take();
+    stream.finish().await
+}
+
+async fn send_pattern(
+    stream: &mut Stream,
+    n: u64,
+    done: &mut Option<InFlight>,
+) -> Result<(), h3::error::StreamError> {
+    stream.send_response(head(StatusCode::OK, Some(n))).await?;
+    let mut sent = 0u64;
+    while sent < n {
+        let len = (n - sent).min(routes::CHUNK as u64) as usize;
+        stream.send_data(routes::pattern(sent, len)).await?;
+        sent += len as u64;
+    }
+    done.take();
+    stream.finish().await
+}
+
+async fn echo(
+    stream: &mut Stream,
+    done: &mut Option<InFlight>,
+) -> Result<(), h3::error::StreamError> {
+    stream.send_response(head(StatusCode::OK, None)).await?;
+    while let Some(mut chunk) = stream.recv_data().await? {
+        let bytes = chunk.copy_to_bytes(chunk.remaining());
+        stream.send_data(bytes).await?;
+    }
+    done.take();
+    stream.finish().await
+}
+
+async fn drain(stream: &mut Stream) -> u64 {
+    let mut n = 0u64;
+    while let Ok(Some(chunk)) = stream.recv_data().await {
+        n += chunk.remaining() as u64;
+    }
+    n
+}

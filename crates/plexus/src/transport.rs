@@ -1,0 +1,146 @@
+//! The connection types the client schedules: TCP (h2 or HTTP/1.1) or QUIC (h3), behind
+//! one enum that implements [`Connection`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError};
+use plexus_quic::{QuicBody, QuicConnection};
+use plexus_tcp::{TcpBody, TcpConnection};
+
+/// When to speak HTTP/3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Http3Mode {
+    /// Never.
+    Off,
+    /// When an earlier response from the origin advertised h3 in `Alt-Svc` (RFC 7838):
+    /// then QUIC is raced against TCP. The default, as in browsers.
+    #[default]
+    AltSvc,
+    /// For every `https` origin, as if it had advertised h3: QUIC raced against TCP,
+    /// falling back to TCP if QUIC fails (curl's `--http3`).
+    PriorKnowledge,
+    /// HTTP/3 only: no TCP at all; a QUIC failure is the request's error (curl's
+    /// `--http3-only`).
+    Only,
+}
+
+/// A connection of either transport.
+#[derive(Debug, Clone)]
+pub(crate) enum AnyConnection {
+    Tcp(TcpConnection),
+    Quic(QuicConnection),
+}
+
+/// The response body of an [`AnyConnection`].
+#[derive(Debug)]
+pub(crate) enum AnyBody {
+    Tcp(TcpBody),
+    Quic(QuicBody),
+}
+
+impl http_body::Body for AnyBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match self.get_mut() {
+            AnyBody::Tcp(b) => Pin::new(b).poll_frame(cx),
+            AnyBody::Quic(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            AnyBody::Tcp(b) => b.is_end_stream(),
+            AnyBody::Quic(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            AnyBody::Tcp(b) => b.size_hint(),
+            AnyBody::Quic(b) => b.size_hint(),
+        }
+    }
+}
+
+impl Connection for AnyConnection {
+    type ResponseBody = AnyBody;
+
+    fn info(&self) -> &Arc<ConnectionInfo> {
+        match self {
+            AnyConnection::Tcp(c) => c.info(),
+            AnyConnection::Quic(c) => c.info(),
+        }
+    }
+
+    fn send_request(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<AnyBody>, SendError>> + Send + 'static {
+        match self {
+            AnyConnection::Tcp(c) => Either::Left(
+                c.send_request(request)
+                    .map(|r| r.map(|resp| resp.map(AnyBody::Tcp))),
+            ),
+            AnyConnection::Quic(c) => Either::Right(
+                c.send_request(request)
+                    .map(|r| r.map(|resp| resp.map(AnyBody::Quic))),
+            ),
+        }
+    }
+
+    fn capacity(&self) -> Capacity {
+        match self {
+            AnyConnection::Tcp(c) => c.capacity(),
+            AnyConnection::Quic(c) => c.capacity(),
+        }
+    }
+
+    fn state(&self) -> ConnectionState {
+        match self {
+            AnyConnection::Tcp(c) => c.state(),
+            AnyConnection::Quic(c) => c.state(),
+        }
+    }
+
+    fn close_cause(&self) -> Option<Error> {
+        match self {
+            AnyConnection::Tcp(c) => c.close_cause(),
+            AnyConnection::Quic(c) => c.close_cause(),
+        }
+    }
+
+    fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
+        match self {
+            AnyConnection::Tcp(c) => Either::Left(c.changed()),
+            AnyConnection::Quic(c) => Either::Right(c.changed()),
+        }
+    }
+
+    fn idle_timeout_hint(&self) -> Option<Duration> {
+        match self {
+            AnyConnection::Tcp(c) => c.idle_timeout_hint(),
+            AnyConnection::Quic(c) => c.idle_timeout_hint(),
+        }
+    }
+
+    fn close(&self) {
+        match self {
+            AnyConnection::Tcp(c) => c.close(),
+            AnyConnection::Quic(c) => c.close(),
+        }
+    }
+}
