@@ -1,6 +1,7 @@
 //! plexus full-stack tests: real clients against real servers on loopback, asserting on
 //! what the servers counted.
 
+mod alt_svc;
 mod bad_input;
 mod client;
 mod goaway;

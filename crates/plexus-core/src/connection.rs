@@ -161,6 +161,19 @@ impl ConnectTimings {
     }
 }
 
+/// How a connection came to be when QUIC and TCP were raced for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Race {
+    /// The protocol of the connection that was ready first.
+    pub winner: Protocol,
+    /// How long QUIC had to itself before TCP was started too.
+    pub head_start: Duration,
+    /// From the start of the race until the winner was ready.
+    pub won_after: Duration,
+    /// What became of the other attempt.
+    pub loser: String,
+}
+
 /// Facts about one connection, fixed once it is set up.
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
@@ -180,6 +193,8 @@ pub struct ConnectionInfo {
     pub tls: Option<TlsInfo>,
     /// How long set-up took, step by step.
     pub timings: ConnectTimings,
+    /// How QUIC and TCP were raced for it, if they were.
+    pub race: Option<Race>,
 }
 
 /// A request that failed at a connection, with the request handed back when it was never

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alt_svc;
 mod body;
 mod connection;
 mod error;
@@ -32,7 +33,7 @@ pub mod target;
 pub use body::Body;
 pub use connection::{
     Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState, Protocol,
-    SendError, StreamId, TlsInfo,
+    Race, SendError, StreamId, TlsInfo,
 };
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};

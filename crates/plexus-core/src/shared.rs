@@ -252,6 +252,7 @@ mod tests {
                     connected: now,
                     tls_done: None,
                 },
+                race: None,
             },
             1,
         )

@@ -98,6 +98,7 @@ pub(crate) async fn establish(
             connected,
             tls_done: Some(connected),
         },
+        race: None,
     };
     let (mut driver, sender) = h3::client::builder()
         .build::<_, _, Bytes>(h3_quinn::Connection::new(quic.clone()))

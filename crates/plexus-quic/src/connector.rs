@@ -104,7 +104,18 @@ impl QuicConnector {
     /// Sets up a QUIC connection to `origin` and HTTP/3 on it, within the connect
     /// timeout.
     pub async fn connect(&self, origin: &Origin) -> Result<QuicConnection, Error> {
-        let attempt = self.connect_inner(origin);
+        self.connect_via(origin, None).await
+    }
+
+    /// Like [`connect`](Self::connect), but to an alternative service (`Alt-Svc`) at
+    /// `via` = (host, port): the packets go there, the TLS handshake still proves the
+    /// origin's name (RFC 7838 §2.1).
+    pub async fn connect_via(
+        &self,
+        origin: &Origin,
+        via: Option<(&str, u16)>,
+    ) -> Result<QuicConnection, Error> {
+        let attempt = self.connect_inner(origin, via);
         match tokio::time::timeout(self.config.connect_timeout, attempt).await {
             Ok(result) => result,
             Err(_) => Err(Error::new(ErrorKind::ConnectTimeout)
@@ -117,9 +128,14 @@ impl QuicConnector {
         .map_err(|e| e.with_origin(origin))
     }
 
-    async fn connect_inner(&self, origin: &Origin) -> Result<QuicConnection, Error> {
+    async fn connect_inner(
+        &self,
+        origin: &Origin,
+        via: Option<(&str, u16)>,
+    ) -> Result<QuicConnection, Error> {
         let started = Instant::now();
-        let addr = resolve(origin).await?;
+        let (host, port) = via.unwrap_or((origin.host(), origin.port()));
+        let addr = resolve(host, port).await?;
         let endpoint = self.endpoints.for_addr(addr)?;
         let params = Arc::new(PeerParams::default());
         let crypto: Arc<dyn quinn::crypto::ClientConfig> = Arc::new(TappedConfig {
@@ -140,21 +156,25 @@ impl QuicConnector {
     }
 }
 
-/// The first address of the origin's host (IP literals as they are).
-async fn resolve(origin: &Origin) -> Result<SocketAddr, Error> {
-    if let Some(ip) = origin.ip() {
-        return Ok(SocketAddr::new(ip, origin.port()));
+/// The first address of `host` (IP literals as they are).
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
     }
-    tokio::net::lookup_host((origin.host(), origin.port()))
+    tokio::net::lookup_host((bare, port))
         .await
         .map_err(|e| {
             Error::new(ErrorKind::Dns)
-                .with_message(format!("`{}`: {e}", origin.host()))
+                .with_message(format!("`{bare}`: {e}"))
                 .with_source(e)
         })?
         .next()
         .ok_or_else(|| {
-            Error::new(ErrorKind::Dns).with_message(format!("`{}` has no addresses", origin.host()))
+            Error::new(ErrorKind::Dns).with_message(format!("`{bare}` has no addresses"))
         })
 }
 

@@ -166,6 +166,7 @@ fn pool(server: &Arc<Server>, config: PoolConfig) -> Pool<MockConn> {
                         connected: now,
                         tls_done: None,
                     },
+                    race: None,
                 }),
                 server,
                 state: Arc::new(Mutex::new(ConnectionState::Ready)),

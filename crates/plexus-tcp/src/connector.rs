@@ -187,6 +187,7 @@ impl TcpConnector {
                 connected,
                 tls_done,
             },
+            race: None,
         };
         tracing::debug!(
             conn = %info.id,

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod black_hole;
 mod certs;
 mod delay_line;
 mod goaway_tap;
@@ -26,6 +27,7 @@ pub mod routes;
 mod server;
 mod stats;
 
+pub use black_hole::UdpBlackHole;
 pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
 pub use delay_line::DelayLine;
 pub use server::{ServerBuilder, TestServer};

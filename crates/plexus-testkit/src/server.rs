@@ -172,6 +172,16 @@ impl ServerBuilder {
         self.h3()
     }
 
+    /// Send this `Alt-Svc` header value with every HTTP/1.1 and h2 response (for
+    /// alternatives elsewhere, or broken ones).
+    pub fn alt_svc_header(mut self, value: &str) -> Self {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            self.h1.alt_svc = Some(v.clone());
+            self.h2.alt_svc = Some(v);
+        }
+        self
+    }
+
     /// Binds a fresh port and starts serving.
     pub async fn start(mut self) -> io::Result<TestServer> {
         let ip: IpAddr = if self.ipv6 {

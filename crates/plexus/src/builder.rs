@@ -28,6 +28,11 @@ use crate::transport::Http3Mode;
 /// | h2 windows | 4 MiB per stream, 16 MiB per connection |
 /// | h2 streams before the server's SETTINGS arrive | 1 |
 /// | [`happy_eyeballs_delay`](Self::happy_eyeballs_delay) | 250 ms |
+/// | [`http3`](Self::http3) | [`Http3Mode::AltSvc`]: h3 when the origin advertised it |
+/// | [`http3_race_delay`](Self::http3_race_delay) (QUIC's head start over TCP) | 300 ms |
+/// | [`http3_broken_backoff`](Self::http3_broken_backoff) | 5 min, doubling, ≤ 48 h |
+/// | [`alt_svc_file`](Self::alt_svc_file) | none (memory only) |
+/// | [`quic_idle_timeout`](Self::quic_idle_timeout) / keep-alive | 30 s / 10 s |
 /// | TLS | 1.3 and 1.2, certificates verified against Mozilla's roots |
 /// | headers | `user-agent: plexus/VERSION`, `accept: */*` |
 #[derive(Debug)]
@@ -35,6 +40,9 @@ pub struct ClientBuilder {
     pub(crate) tcp: TcpConfig,
     pub(crate) quic: QuicConfig,
     pub(crate) http3: Http3Mode,
+    pub(crate) http3_race_delay: Duration,
+    pub(crate) http3_broken_backoff: Duration,
+    pub(crate) alt_svc_file: Option<std::path::PathBuf>,
     pub(crate) pool: PoolConfig,
     pub(crate) version_policy: HttpVersionPolicy,
     pub(crate) tls: TlsOptions,
@@ -55,6 +63,9 @@ impl Default for ClientBuilder {
             tcp: TcpConfig::default(),
             quic: QuicConfig::default(),
             http3: Http3Mode::default(),
+            http3_race_delay: Duration::from_millis(300),
+            http3_broken_backoff: Duration::from_secs(300),
+            alt_svc_file: None,
             pool: PoolConfig::default(),
             version_policy: HttpVersionPolicy::Negotiate,
             tls: TlsOptions::default(),
@@ -152,6 +163,29 @@ impl ClientBuilder {
     /// When to speak HTTP/3 (default [`Http3Mode::AltSvc`]).
     pub fn http3(mut self, mode: Http3Mode) -> Self {
         self.http3 = mode;
+        self
+    }
+
+    /// How long QUIC gets to itself before TCP is started too, when the two are raced
+    /// (default 300 ms: Chromium waits 1.5x the smoothed RTT, 300 ms when it knows none;
+    /// curl waits 100-200 ms; a longer head start keeps fewer spare TCP handshakes, a
+    /// shorter one costs less when UDP is blocked).
+    pub fn http3_race_delay(mut self, delay: Duration) -> Self {
+        self.http3_race_delay = delay;
+        self
+    }
+
+    /// How long HTTP/3 stays off for an origin after its QUIC failed; doubles with each
+    /// further failure, at most 48 hours (default 5 minutes).
+    pub fn http3_broken_backoff(mut self, first: Duration) -> Self {
+        self.http3_broken_backoff = first;
+        self
+    }
+
+    /// Keep the Alt-Svc cache in `file` (curl's alt-svc format): read at build, written
+    /// on every change, so that a restarted process goes to HTTP/3 at once.
+    pub fn alt_svc_file(mut self, file: impl Into<std::path::PathBuf>) -> Self {
+        self.alt_svc_file = Some(file.into());
         self
     }
 

@@ -13,7 +13,10 @@ use plexus_sched::{Connect, OriginSnapshot, Pool, PoolConfig};
 use plexus_tcp::{HttpVersionPolicy, TcpConnector};
 use tracing::Instrument;
 
+use crate::alt_svc_cache::AltSvcCache;
 use crate::builder::ClientBuilder;
+use crate::connect::Connectors;
+use crate::h3_broken::BrokenH3;
 use crate::request::{IntoUri, RequestBuilder, Timeout};
 use crate::response::Response;
 use crate::transport::{AnyConnection, Http3Mode};
@@ -43,43 +46,6 @@ struct Inner {
     timeout: Option<Duration>,
     default_headers: HeaderMap,
     pools: Mutex<HashMap<(Origin, HttpVersionPolicy), Pool<AnyConnection>>>,
-}
-
-/// What opens connections, and the policy choosing between them.
-struct Connectors {
-    tcp: TcpConnector,
-    quic: QuicConnector,
-    http3: Http3Mode,
-}
-
-impl Connectors {
-    /// A new connection to `origin`, over the transport the HTTP/3 policy picks.
-    async fn connect(
-        &self,
-        origin: &Origin,
-        policy: HttpVersionPolicy,
-    ) -> Result<AnyConnection, Error> {
-        let tcp = || async {
-            self.tcp
-                .connect(origin, policy)
-                .await
-                .map(AnyConnection::Tcp)
-        };
-        match (self.http3, origin.is_tls()) {
-            (Http3Mode::Only, true) => self.quic.connect(origin).await.map(AnyConnection::Quic),
-            (Http3Mode::Only, false) => Err(Error::new(ErrorKind::UnsupportedScheme)
-                .with_message("HTTP/3 needs an https:// URL")
-                .with_origin(origin)),
-            (Http3Mode::PriorKnowledge, true) => match self.quic.connect(origin).await {
-                Ok(c) => Ok(AnyConnection::Quic(c)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "QUIC failed; falling back to TCP");
-                    tcp().await
-                }
-            },
-            _ => tcp().await,
-        }
-    }
 }
 
 impl fmt::Debug for Client {
@@ -118,12 +84,23 @@ impl Client {
     pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client, Error> {
         let tls = crate::tls::client_config(&b.tls)?;
         let quic = QuicConnector::new(b.quic, &tls)?;
+        let alt_svc = match &b.alt_svc_file {
+            Some(file) => AltSvcCache::with_file(file).map_err(|e| {
+                Error::new(ErrorKind::InvalidRequest)
+                    .with_message(format!("cannot read the alt-svc file {}", file.display()))
+                    .with_source(e)
+            })?,
+            None => AltSvcCache::default(),
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 connectors: Arc::new(Connectors {
                     tcp: TcpConnector::new(b.tcp, Some(tls)),
                     quic,
                     http3: b.http3,
+                    race_head_start: b.http3_race_delay,
+                    alt_svc,
+                    broken: Arc::new(BrokenH3::new(b.http3_broken_backoff)),
                 }),
                 pool_config: b.pool,
                 version_policy: b.version_policy,
@@ -206,14 +183,43 @@ impl Client {
             },
             None => sent.await,
         }?;
-        if let Some(id) = response
-            .extensions()
-            .get::<plexus_core::RequestRecord>()
-            .and_then(|r| r.stream_id)
-        {
-            span.record("stream_id", id);
+        if let Some(record) = response.extensions().get::<plexus_core::RequestRecord>() {
+            if let Some(id) = record.stream_id {
+                span.record("stream_id", id);
+            }
+            self.learn_alt_svc(
+                &origin,
+                &pool,
+                record.connection.protocol,
+                response.headers(),
+            );
         }
         Ok(Response::new(response, deadline, limit))
+    }
+
+    /// Takes in a response's `Alt-Svc`. When it newly offers HTTP/3 (and the policy
+    /// follows Alt-Svc), the origin's TCP connections are drained: requests in flight
+    /// finish on them, new ones race QUIC against TCP.
+    fn learn_alt_svc(
+        &self,
+        origin: &Origin,
+        pool: &Pool<AnyConnection>,
+        protocol: plexus_core::Protocol,
+        headers: &HeaderMap,
+    ) {
+        if protocol == plexus_core::Protocol::Http3 || !headers.contains_key("alt-svc") {
+            return;
+        }
+        let values = headers.get_all("alt-svc").iter().map(|v| v.as_bytes());
+        let Some(alt) = plexus_core::alt_svc::AltSvc::parse(values) else {
+            return;
+        };
+        let connectors = &self.inner.connectors;
+        let newly_h3 = connectors.alt_svc.observe(origin, protocol, alt);
+        if newly_h3 && connectors.http3 == Http3Mode::AltSvc {
+            tracing::debug!(%origin, "Alt-Svc offers HTTP/3: draining the TCP connections");
+            pool.close();
+        }
     }
 
     /// Per-origin counts: connections by protocol, streams in flight, queued requests,

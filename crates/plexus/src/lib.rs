@@ -54,8 +54,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alt_svc_cache;
 mod builder;
 mod client;
+mod connect;
+mod h3_broken;
 mod request;
 mod response;
 mod tls;

@@ -12,7 +12,9 @@ use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
-use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError};
+use plexus_core::{
+    Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, Race, SendError,
+};
 use plexus_quic::{QuicBody, QuicConnection};
 use plexus_tcp::{TcpBody, TcpConnection};
 
@@ -33,11 +35,47 @@ pub enum Http3Mode {
     Only,
 }
 
-/// A connection of either transport.
+/// A connection of either transport, with its facts (including how it won a race, which
+/// only the client knows).
 #[derive(Debug, Clone)]
-pub(crate) enum AnyConnection {
+pub(crate) struct AnyConnection {
+    transport: Transport,
+    info: Arc<ConnectionInfo>,
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
     Tcp(TcpConnection),
     Quic(QuicConnection),
+}
+
+impl AnyConnection {
+    pub(crate) fn tcp(c: TcpConnection, race: Option<Race>) -> AnyConnection {
+        let info = with_race(c.info(), race);
+        AnyConnection {
+            transport: Transport::Tcp(c),
+            info,
+        }
+    }
+
+    pub(crate) fn quic(c: QuicConnection, race: Option<Race>) -> AnyConnection {
+        let info = with_race(c.info(), race);
+        AnyConnection {
+            transport: Transport::Quic(c),
+            info,
+        }
+    }
+}
+
+fn with_race(info: &Arc<ConnectionInfo>, race: Option<Race>) -> Arc<ConnectionInfo> {
+    match race {
+        None => Arc::clone(info),
+        Some(race) => {
+            let mut info = (**info).clone();
+            info.race = Some(race);
+            Arc::new(info)
+        }
+    }
 }
 
 /// The response body of an [`AnyConnection`].
@@ -80,22 +118,19 @@ impl Connection for AnyConnection {
     type ResponseBody = AnyBody;
 
     fn info(&self) -> &Arc<ConnectionInfo> {
-        match self {
-            AnyConnection::Tcp(c) => c.info(),
-            AnyConnection::Quic(c) => c.info(),
-        }
+        &self.info
     }
 
     fn send_request(
         &self,
         request: Request<Body>,
     ) -> impl Future<Output = Result<Response<AnyBody>, SendError>> + Send + 'static {
-        match self {
-            AnyConnection::Tcp(c) => Either::Left(
+        match &self.transport {
+            Transport::Tcp(c) => Either::Left(
                 c.send_request(request)
                     .map(|r| r.map(|resp| resp.map(AnyBody::Tcp))),
             ),
-            AnyConnection::Quic(c) => Either::Right(
+            Transport::Quic(c) => Either::Right(
                 c.send_request(request)
                     .map(|r| r.map(|resp| resp.map(AnyBody::Quic))),
             ),
@@ -103,44 +138,44 @@ impl Connection for AnyConnection {
     }
 
     fn capacity(&self) -> Capacity {
-        match self {
-            AnyConnection::Tcp(c) => c.capacity(),
-            AnyConnection::Quic(c) => c.capacity(),
+        match &self.transport {
+            Transport::Tcp(c) => c.capacity(),
+            Transport::Quic(c) => c.capacity(),
         }
     }
 
     fn state(&self) -> ConnectionState {
-        match self {
-            AnyConnection::Tcp(c) => c.state(),
-            AnyConnection::Quic(c) => c.state(),
+        match &self.transport {
+            Transport::Tcp(c) => c.state(),
+            Transport::Quic(c) => c.state(),
         }
     }
 
     fn close_cause(&self) -> Option<Error> {
-        match self {
-            AnyConnection::Tcp(c) => c.close_cause(),
-            AnyConnection::Quic(c) => c.close_cause(),
+        match &self.transport {
+            Transport::Tcp(c) => c.close_cause(),
+            Transport::Quic(c) => c.close_cause(),
         }
     }
 
     fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
-        match self {
-            AnyConnection::Tcp(c) => Either::Left(c.changed()),
-            AnyConnection::Quic(c) => Either::Right(c.changed()),
+        match &self.transport {
+            Transport::Tcp(c) => Either::Left(c.changed()),
+            Transport::Quic(c) => Either::Right(c.changed()),
         }
     }
 
     fn idle_timeout_hint(&self) -> Option<Duration> {
-        match self {
-            AnyConnection::Tcp(c) => c.idle_timeout_hint(),
-            AnyConnection::Quic(c) => c.idle_timeout_hint(),
+        match &self.transport {
+            Transport::Tcp(c) => c.idle_timeout_hint(),
+            Transport::Quic(c) => c.idle_timeout_hint(),
         }
     }
 
     fn close(&self) {
-        match self {
-            AnyConnection::Tcp(c) => c.close(),
-            AnyConnection::Quic(c) => c.close(),
+        match &self.transport {
+            Transport::Tcp(c) => c.close(),
+            Transport::Quic(c) => c.close(),
         }
     }
 }

@@ -1,0 +1,151 @@
+//! Alt-Svc discovery of HTTP/3, racing QUIC against TCP, and remembering broken h3.
+
+use std::time::Duration;
+
+use plexus::Protocol;
+use plexus_testkit::{TestServer, UdpBlackHole};
+use plexus_tests::{client_builder, concurrent_gets, init_tracing};
+
+/// Issue 3, test 3: the first request goes over h2 and learns `Alt-Svc: h3=":PORT"`; the
+/// following requests go over h3 (counted by the server), none failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_svc_upgrades_to_h3() {
+    init_tracing();
+    let server = TestServer::builder()
+        .alt_svc()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client_builder().build().expect("client");
+    let first = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("first request");
+    assert_eq!(first.version(), http::Version::HTTP_2);
+    assert!(first.headers().contains_key("alt-svc"));
+    first.bytes().await.expect("body");
+
+    let records = concurrent_gets(&client, &server.url("/delay/5"), 50)
+        .await
+        .expect("every request succeeds");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.connection.protocol == Protocol::Http3),
+        "{:?}",
+        records
+            .iter()
+            .map(|r| r.connection.protocol)
+            .collect::<Vec<_>>()
+    );
+    let race = records[0]
+        .connection
+        .race
+        .clone()
+        .expect("QUIC and TCP were raced");
+    assert_eq!(race.winner, Protocol::Http3, "{race:?}");
+
+    let stats = server.stats();
+    assert_eq!(stats.connections_of("h2"), 1, "{stats:?}");
+    assert_eq!(stats.connections_of("h3"), 1, "{stats:?}");
+    let h3_requests: u64 = stats
+        .connections
+        .iter()
+        .filter(|c| c.protocol == "h3")
+        .map(|c| c.requests)
+        .sum();
+    assert_eq!(h3_requests, 50);
+    assert_eq!(stats.requests, 51);
+}
+
+/// Issue 3, test 4: Alt-Svc names a UDP port where QUIC goes nowhere. Every request
+/// succeeds over TCP; the first does not wait for QUIC to give up (TCP starts after the
+/// head start); and once QUIC has failed, later connections do not try it again.
+async fn broken_h3(black_hole: Option<UdpBlackHole>) {
+    init_tracing();
+    let udp_port = match &black_hole {
+        Some(b) => b.port(),
+        None => std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free UDP port")
+            .port(),
+    };
+    let server = TestServer::builder()
+        .h2_only()
+        .alt_svc_header(&format!("h3=\":{udp_port}\"; ma=3600"))
+        .start()
+        .await
+        .expect("server starts");
+    let quic_gives_up = Duration::from_millis(1500);
+    let client = client_builder()
+        .pool_idle_timeout(Duration::from_millis(100))
+        .connect_timeout(quic_gives_up)
+        .build()
+        .expect("client");
+
+    // Learn the (broken) alternative.
+    let r = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("first request");
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    r.bytes().await.expect("body");
+
+    // The next connection races: TCP wins after QUIC's head start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("raced request");
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    let race = r.record().connection.race.clone().expect("raced");
+    assert_eq!(race.winner, Protocol::Http2, "{race:?}");
+    assert_eq!(race.head_start, Duration::from_millis(300));
+    assert!(
+        race.won_after < quic_gives_up,
+        "TCP carried the request without waiting for QUIC to give up: {race:?}"
+    );
+    r.bytes().await.expect("body");
+
+    // Once QUIC has given up, the origin's h3 is marked broken.
+    tokio::time::sleep(quic_gives_up + Duration::from_millis(500)).await;
+    let datagrams = black_hole.as_ref().map(UdpBlackHole::received);
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let r = client
+            .get(server.url("/"))
+            .send()
+            .await
+            .expect("later request");
+        assert_eq!(r.version(), http::Version::HTTP_2);
+        assert!(!r.record().reused, "each of these opened a new connection");
+        assert!(
+            r.record().connection.race.is_none(),
+            "QUIC not tried: {:?}",
+            r.record()
+        );
+        r.bytes().await.expect("body");
+    }
+    if let (Some(before), Some(b)) = (datagrams, &black_hole) {
+        assert!(before > 0, "QUIC was tried once");
+        assert_eq!(
+            b.received(),
+            before,
+            "no QUIC packet after h3 was marked broken"
+        );
+    }
+    assert_eq!(server.stats().requests, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_svc_to_a_closed_udp_port_falls_back_to_tcp() {
+    broken_h3(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_svc_to_a_udp_black_hole_falls_back_to_tcp() {
+    broken_h3(Some(UdpBlackHole::bind().await.expect("black hole"))).await;
+}
