@@ -1,7 +1,7 @@
 //! Test 7: plexus against real third-party servers (installed by ./scripts/test), 1,000
 //! GETs with 100 in parallel each, counted from the servers' own logs.
 
-use plexus::Protocol;
+use plexus::{Http3Mode, Protocol};
 use plexus_testkit::peers::{self, NginxOptions, HELLO_PATH};
 use plexus_tests::{client, client_builder, gets_in_parallel, init_tracing};
 
@@ -12,7 +12,12 @@ const PARALLEL: usize = 100;
 async fn caddy_h2_one_connection() {
     init_tracing();
     let caddy = peers::caddy().await.expect("caddy starts");
-    let records = gets_in_parallel(&client(), &caddy.url(HELLO_PATH), TOTAL, PARALLEL)
+    // Caddy advertises HTTP/3; this test is about h2 by ALPN.
+    let client = client_builder()
+        .http3(Http3Mode::Off)
+        .build()
+        .expect("client");
+    let records = gets_in_parallel(&client, &caddy.url(HELLO_PATH), TOTAL, PARALLEL)
         .await
         .expect("no request failed");
     assert!(records
@@ -22,6 +27,36 @@ async fn caddy_h2_one_connection() {
     assert_eq!(log.requests, TOTAL as u64, "{log:?}");
     assert_eq!(log.connections, 1, "{log:?}");
     assert_eq!(log.protocols, vec!["HTTP/2.0"]);
+}
+
+/// Issue 3, test 7 (Caddy): the Alt-Svc path: the first request over h2 learns Caddy's
+/// `Alt-Svc: h3`, the rest go over HTTP/3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_alt_svc_upgrades_to_h3() {
+    init_tracing();
+    let caddy = peers::caddy().await.expect("caddy starts");
+    let client = client();
+    let first = client
+        .get(caddy.url(HELLO_PATH))
+        .send()
+        .await
+        .expect("first request");
+    assert_eq!(first.version(), http::Version::HTTP_2);
+    assert!(
+        first.headers().contains_key("alt-svc"),
+        "{:?}",
+        first.headers()
+    );
+    first.bytes().await.expect("body");
+    let records = gets_in_parallel(&client, &caddy.url(HELLO_PATH), 500, PARALLEL)
+        .await
+        .expect("no request failed");
+    assert!(records
+        .iter()
+        .all(|r| r.connection.protocol == Protocol::Http3));
+    let log = caddy.settled_log().await;
+    assert_eq!(log.requests, 501, "{log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/2.0", "HTTP/3.0"], "{log:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

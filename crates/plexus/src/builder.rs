@@ -147,16 +147,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Speak HTTP/1.1 only (ALPN `http/1.1`), like curl's `--http1.1`.
+    /// Speak HTTP/1.1 only (ALPN `http/1.1`, no HTTP/3 even when advertised), like
+    /// curl's `--http1.1`.
     pub fn http1_only(mut self) -> Self {
         self.version_policy = HttpVersionPolicy::Http1Only;
+        self.http3 = Http3Mode::Off;
         self
     }
 
     /// Speak HTTP/2 without negotiation: h2c on `http://`, ALPN `h2` only on `https://`,
-    /// like curl's `--http2-prior-knowledge`.
+    /// no HTTP/3, like curl's `--http2-prior-knowledge`.
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.version_policy = HttpVersionPolicy::Http2PriorKnowledge;
+        self.http3 = Http3Mode::Off;
         self
     }
 
