@@ -10,3 +10,4 @@ mod http1_pool;
 mod multiplexing;
 mod peers;
 mod smoke;
+mod zero_rtt;

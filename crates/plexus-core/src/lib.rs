@@ -37,5 +37,5 @@ pub use connection::{
 };
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};
-pub use record::{is_replay_safe, Idempotent, RequestRecord};
+pub use record::{is_replay_safe, EarlyData, Idempotent, RequestRecord};
 pub use shared::{ConnectionShared, InFlight};

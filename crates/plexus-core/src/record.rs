@@ -27,7 +27,14 @@ pub struct RequestRecord {
     pub headers_received: Instant,
     /// The h2/h3 stream id of the final attempt (`None` for HTTP/1.1).
     pub stream_id: Option<u64>,
+    /// The final attempt was sent in TLS 1.3 / QUIC 0-RTT early data (and accepted).
+    pub early_data: bool,
 }
+
+/// Put in a response's extensions by a transport that sent the request in 0-RTT early
+/// data which the server accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyData;
 
 impl RequestRecord {
     /// Time from start until the transport connection was up (curl's `time_connect`);

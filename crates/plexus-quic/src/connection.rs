@@ -33,6 +33,58 @@ pub struct QuicConnection {
     pub(crate) shared: Arc<ConnectionShared>,
     sender: H3Send,
     quic: quinn::Connection,
+    handshake: Arc<Handshake>,
+}
+
+/// The pending outcome of a connection opened in 0-RTT.
+pub(crate) struct EarlyDataOutcome {
+    /// Resolves when the handshake completes: true if the server took the early data.
+    pub(crate) accepted: quinn::ZeroRttAccepted,
+    /// Where to remember an origin that rejected early data.
+    pub(crate) rejected_by: Arc<std::sync::Mutex<std::collections::HashSet<Origin>>>,
+}
+
+/// Whether the handshake has completed, and how early data fared.
+#[derive(Debug, Default)]
+struct Handshake {
+    /// 0: in progress (requests may go in 0-RTT); 1: done, early data accepted or none
+    /// sent; 2: done, early data rejected.
+    state: std::sync::atomic::AtomicU8,
+    done: tokio::sync::Notify,
+}
+
+impl Handshake {
+    const PENDING: u8 = 0;
+    const DONE: u8 = 1;
+    const REJECTED: u8 = 2;
+
+    fn complete() -> Handshake {
+        Handshake {
+            state: std::sync::atomic::AtomicU8::new(Self::DONE),
+            done: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn state(&self) -> u8 {
+        self.state.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn finish(&self, rejected: bool) {
+        let s = if rejected { Self::REJECTED } else { Self::DONE };
+        self.state.store(s, std::sync::atomic::Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    /// Waits until the handshake is done; true if early data was rejected.
+    async fn wait(&self) -> bool {
+        loop {
+            let notified = self.done.notified();
+            match self.state() {
+                Self::PENDING => notified.await,
+                s => return s == Self::REJECTED,
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for QuicConnection {
@@ -73,13 +125,16 @@ pub(crate) async fn establish(
     started: Instant,
     params: Arc<PeerParams>,
     config: &QuicConfig,
+    early: Option<EarlyDataOutcome>,
 ) -> Result<QuicConnection, Error> {
     let connected = Instant::now();
     let alpn = quic
         .handshake_data()
         .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
         .and_then(|d| d.protocol)
-        .map(|p| String::from_utf8_lossy(&p).into_owned());
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
+        // In 0-RTT the handshake is still under way: the ticket's ALPN, which is h3.
+        .or_else(|| Some("h3".to_string()));
     let info = ConnectionInfo {
         id: ConnectionId::next(),
         origin: origin.clone(),
@@ -90,7 +145,9 @@ pub(crate) async fn establish(
         tls: Some(TlsInfo {
             version: "TLSv1.3".to_string(),
             cipher_suite: String::new(),
-            resumed: false,
+            // quinn does not say whether a ticket was accepted; a connection opened in
+            // 0-RTT used one.
+            resumed: early.is_some(),
         }),
         timings: ConnectTimings {
             started,
@@ -145,11 +202,51 @@ pub(crate) async fn establish(
         }
         .instrument(span),
     );
+    let handshake = match early {
+        None => Arc::new(Handshake::complete()),
+        Some(outcome) => {
+            let handshake = Arc::new(Handshake::default());
+            tokio::spawn(watch_early_data(
+                outcome,
+                Arc::clone(&handshake),
+                Arc::clone(&shared),
+                quic.clone(),
+            ));
+            handshake
+        }
+    };
     Ok(QuicConnection {
         shared,
         sender,
         quic,
+        handshake,
     })
+}
+
+/// Waits for the end of a 0-RTT handshake. If the server rejected the early data, the
+/// connection ends: the HTTP/3 streams opened in 0-RTT (control and requests alike) are
+/// lost, the requests sent early were not processed and go out again on a fresh
+/// connection, and the origin is not asked for 0-RTT again.
+async fn watch_early_data(
+    outcome: EarlyDataOutcome,
+    handshake: Arc<Handshake>,
+    shared: Arc<ConnectionShared>,
+    quic: quinn::Connection,
+) {
+    let accepted = outcome.accepted.await;
+    if !accepted {
+        tracing::debug!(origin = %shared.info().origin, "the server rejected 0-RTT early data");
+        if let Ok(mut r) = outcome.rejected_by.lock() {
+            r.insert(shared.info().origin.clone());
+        }
+        shared.advance(ConnectionState::Closed, early_data_rejected);
+        quic.close(0u32.into(), b"0-RTT rejected");
+    }
+    handshake.finish(!accepted);
+}
+
+fn early_data_rejected() -> Error {
+    Error::new(ErrorKind::Refused).with_message("the server rejected 0-RTT early data")
 }
 
 /// Why the connection ended, with the peer's reason phrase when it gave one.
@@ -192,7 +289,18 @@ impl QuicConnection {
         let shared = Arc::clone(&self.shared);
         let mut sender = self.sender.clone();
         let quic = self.quic.clone();
+        let handshake = Arc::clone(&self.handshake);
         async move {
+            // Early data may be replayed by an attacker: only replay-safe requests go in
+            // 0-RTT; the others wait for the handshake.
+            // Early while quinn has not yet read the server's handshake flight: a stream
+            // opened now goes in 0-RTT packets.
+            let mut early =
+                handshake.state() == Handshake::PENDING && quic.handshake_data().is_none();
+            if early && !plexus_core::is_replay_safe(&request) {
+                handshake.wait().await;
+                early = false;
+            }
             if shared.state() != ConnectionState::Ready {
                 return Err(SendError::unsent(shared.unavailable(), request));
             }
@@ -233,11 +341,22 @@ impl QuicConnection {
                     if let Some(u) = upload {
                         u.abort();
                     }
+                    if early && handshake.wait().await {
+                        // Sent in rejected early data: the server never saw it.
+                        return Err(SendError::new(
+                            early_data_rejected()
+                                .with_origin(&shared.info().origin)
+                                .with_protocol(Protocol::Http3),
+                        ));
+                    }
                     return Err(SendError::new(stream_failed(e, &shared, &quic)));
                 }
             };
             let (mut head, ()) = response.into_parts();
             head.extensions.insert(StreamId(stream_id));
+            if early {
+                head.extensions.insert(plexus_core::EarlyData);
+            }
             let remaining = head
                 .headers
                 .get(http::header::CONTENT_LENGTH)

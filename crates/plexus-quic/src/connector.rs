@@ -1,6 +1,7 @@
 //! Sets up QUIC connections: one quinn endpoint (UDP socket) per address family, shared
 //! by every connection of a client; TLS 1.3 with ALPN `h3`; then HTTP/3.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ pub struct QuicConfig {
     pub receive_window: u32,
     /// Never open more streams than this on one connection, whatever the peer allows.
     pub max_concurrent_streams: usize,
+    /// Send replay-safe requests in 0-RTT early data when a session ticket allows it.
+    /// Default: true. Requests that are not replay-safe always wait for the handshake.
+    pub zero_rtt: bool,
 }
 
 impl Default for QuicConfig {
@@ -42,6 +46,7 @@ impl Default for QuicConfig {
             stream_receive_window: 4 * 1024 * 1024,
             receive_window: 16 * 1024 * 1024,
             max_concurrent_streams: usize::MAX,
+            zero_rtt: true,
         }
     }
 }
@@ -53,6 +58,8 @@ pub struct QuicConnector {
     crypto: Arc<QuicClientConfig>,
     transport: Arc<quinn::TransportConfig>,
     endpoints: Arc<Endpoints>,
+    /// Origins that rejected 0-RTT: early data is not attempted with them again.
+    rejected_early: Arc<Mutex<HashSet<Origin>>>,
 }
 
 impl std::fmt::Debug for QuicConnector {
@@ -93,6 +100,7 @@ impl QuicConnector {
             crypto: Arc::new(crypto),
             transport: Arc::new(transport),
             endpoints: Arc::new(Endpoints::default()),
+            rejected_early: Arc::default(),
         })
     }
 
@@ -151,8 +159,26 @@ impl QuicConnector {
                     .with_message(format!("cannot start a QUIC connection to {addr}"))
                     .with_source(e)
             })?;
-        let conn = connecting.await.map_err(connection::handshake_error)?;
-        connection::establish(conn, origin, started, params, &self.config).await
+        let try_early = self.config.zero_rtt
+            && !self
+                .rejected_early
+                .lock()
+                .map(|r| r.contains(origin))
+                .unwrap_or(true);
+        let (conn, early) = if try_early {
+            match connecting.into_0rtt() {
+                Ok((conn, accepted)) => (conn, Some(accepted)),
+                Err(connecting) => (connecting.await.map_err(connection::handshake_error)?, None),
+            }
+        } else {
+            (connecting.await.map_err(connection::handshake_error)?, None)
+        };
+        tracing::debug!(%origin, early_data = early.is_some(), "QUIC handshake under way");
+        let early = early.map(|accepted| connection::EarlyDataOutcome {
+            accepted,
+            rejected_by: Arc::clone(&self.rejected_early),
+        });
+        connection::establish(conn, origin, started, params, &self.config, early).await
     }
 }
 

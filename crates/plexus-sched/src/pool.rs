@@ -231,6 +231,7 @@ impl<C: Connection> Pool<C> {
                         dispatched,
                         headers_received: now(),
                         stream_id: head.extensions.get::<StreamId>().map(|s| s.0),
+                        early_data: head.extensions.get::<plexus_core::EarlyData>().is_some(),
                     };
                     head.extensions.insert(record);
                     return Ok(Response::from_parts(head, LeasedBody::new(body, lease)));

@@ -46,8 +46,17 @@ pub(crate) fn bind(
 ) -> std::io::Result<quinn::Endpoint> {
     let mut tls =
         (*certs.server_config_with_versions(&[b"h3"], &[&rustls::version::TLS13])).clone();
-    tls.max_early_data_size = if opts.reject_0rtt { 0 } else { u32::MAX };
-    tls.ticketer = rustls::crypto::ring::Ticketer::new().map_err(std::io::Error::other)?;
+    tls.max_early_data_size = u32::MAX;
+    // rustls grants early data only with stateful resumption (RFC 8446 §8.1), so the
+    // sessions live in the server's memory, not in stateless tickets.
+    let sessions = rustls::server::ServerSessionMemoryCache::new(1024);
+    tls.session_storage = if opts.reject_0rtt {
+        // Tickets promise early data, but no session is ever found again: the client
+        // tries 0-RTT and the server rejects it, as after a restart.
+        Arc::new(ForgetfulSessions(sessions))
+    } else {
+        sessions
+    };
     tls.send_tls13_tickets = 2;
     let crypto =
         quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(std::io::Error::other)?;
@@ -59,6 +68,28 @@ pub(crate) fn bind(
         .receive_window((16u32 * 1024 * 1024).into());
     config.transport_config(Arc::new(transport));
     quinn::Endpoint::server(config, addr)
+}
+
+/// Stores sessions (so tickets are issued) but never finds one again.
+#[derive(Debug)]
+struct ForgetfulSessions(Arc<dyn rustls::server::StoresServerSessions>);
+
+impl rustls::server::StoresServerSessions for ForgetfulSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+
+    fn get(&self, _key: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn take(&self, _key: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn can_cache(&self) -> bool {
+        self.0.can_cache()
+    }
 }
 
 /// Accepts QUIC connections until the endpoint closes.

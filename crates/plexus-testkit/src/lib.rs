@@ -9,7 +9,8 @@
 //!   HTTP/1.1 + h2c; configurable `MAX_CONCURRENT_STREAMS`, GOAWAY after N streams,
 //!   HTTP/1.1 `Connection: close` every N responses and `Keep-Alive: timeout=N`.
 //! * [`TestCerts`]: a CA and server certificates made with rcgen.
-//! * [`DelayLine`]: a proxy that adds round-trip latency, for demos and benchmarks.
+//! * [`DelayLine`] and [`UdpDelayLine`]: proxies that add round-trip latency to TCP and
+//!   to UDP (QUIC), for demos, benchmarks and 0-RTT tests.
 //! * [`routes`]: the paths every server answers.
 //! * [`peers`]: third-party servers (Caddy, nghttpd, nginx) on fresh ports.
 #![forbid(unsafe_code)]
@@ -26,9 +27,11 @@ pub mod peers;
 pub mod routes;
 mod server;
 mod stats;
+mod udp_delay_line;
 
 pub use black_hole::UdpBlackHole;
 pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
 pub use delay_line::DelayLine;
 pub use server::{ServerBuilder, TestServer};
 pub use stats::{ConnStats, Stats};
+pub use udp_delay_line::UdpDelayLine;

@@ -61,6 +61,7 @@ mod connect;
 mod h3_broken;
 mod request;
 mod response;
+mod session_store;
 mod tls;
 mod transport;
 

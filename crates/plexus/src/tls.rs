@@ -108,6 +108,8 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfi
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    config.resumption =
+        rustls::client::Resumption::store(crate::session_store::SessionStore::new());
     Ok(Arc::new(config))
 }
 
