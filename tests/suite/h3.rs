@@ -145,3 +145,125 @@ async fn h3_bodies_both_ways() {
         .expect("echo");
     assert_eq!(r.text().await.expect("body"), "ping");
 }
+
+/// Issue 3, test 6: the h3 server sends GOAWAY after 100 requests with 300 in flight:
+/// all 300 succeed, none is processed twice, and new requests go to fresh connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h3_goaway_mid_flight_loses_nothing() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h3_goaway_after(100)
+        .start()
+        .await
+        .expect("server starts");
+    let records = concurrent_gets(&h3_client(), &server.url("/delay/20"), 300)
+        .await
+        .expect("every request succeeds");
+    let stats = server.stats();
+    assert_eq!(stats.requests, 300, "{stats:?}");
+    assert_eq!(stats.distinct_request_ids, 300);
+    assert!(stats.duplicate_request_ids.is_empty(), "{stats:?}");
+    assert!(stats.quic_connections >= 3, "{stats:?}");
+    assert!(
+        stats.connections.iter().all(|c| c.requests <= 101),
+        "{stats:?}"
+    );
+    let retried = records.iter().filter(|r| !r.retries.is_empty()).count();
+    assert!(retried > 0, "requests beyond the GOAWAY were re-sent");
+    let unsafe_retries: Vec<_> = records
+        .iter()
+        .flat_map(|r| &r.retries)
+        .filter(|e| e.delivery() == plexus::Delivery::MaybeProcessed)
+        .collect();
+    assert!(
+        unsafe_retries.is_empty(),
+        "only unprocessed requests were re-sent: {unsafe_retries:?}"
+    );
+}
+
+/// CONNECTION_CLOSE reaches every pending request with the server's reason: a pending
+/// POST fails with it; a pending GET (replay-safe, on a reused connection) is re-sent and
+/// its record keeps the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_close_reason_reaches_pending_requests() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h3()
+        .start()
+        .await
+        .expect("server starts");
+    let client = h3_client();
+    client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("warm-up")
+        .bytes()
+        .await
+        .expect("body");
+    let post = tokio::spawn({
+        let (client, url) = (client.clone(), server.url("/delay/3000"));
+        async move { client.post(url).body("x").send().await.map(|r| r.status()) }
+    });
+    let get = tokio::spawn({
+        let (client, url) = (client.clone(), server.url("/delay/100"));
+        async move { client.get(url).send().await.map(|r| r.record().clone()) }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // A POST: not replay-safe, so it is not re-sent to close the next connection too.
+    let _ = client.post(server.url("/close")).send().await;
+
+    let err = post
+        .await
+        .expect("task")
+        .expect_err("the POST may have been processed");
+    assert_eq!(err.kind(), plexus::ErrorKind::ConnectionClosed, "{err}");
+    assert!(err.to_string().contains("test server closing"), "{err}");
+    let record = get
+        .await
+        .expect("task")
+        .expect("the GET is re-sent and succeeds");
+    assert_eq!(record.retries.len(), 1, "{record:?}");
+    assert!(
+        record.retries[0]
+            .to_string()
+            .contains("test server closing"),
+        "{record:?}"
+    );
+}
+
+/// QUIC keep-alive keeps a pooled connection alive past the idle timeout; without it the
+/// connection idles out, the pool notices, and the next request opens a new one (no
+/// request fails either way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_keeps_pooled_quic_connections() {
+    init_tracing();
+    for (keep_alive, expected_connections) in [(Some(100), 1), (None, 2)] {
+        let server = TestServer::builder()
+            .h3()
+            .start()
+            .await
+            .expect("server starts");
+        let client = client_builder()
+            .http3(Http3Mode::Only)
+            .quic_idle_timeout(std::time::Duration::from_millis(500))
+            .quic_keep_alive_interval(keep_alive.map(std::time::Duration::from_millis))
+            .build()
+            .expect("client");
+        let first = client.get(server.url("/")).send().await.expect("first");
+        first.bytes().await.expect("body");
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let second = client
+            .get(server.url("/"))
+            .send()
+            .await
+            .expect("after idling");
+        assert_eq!(
+            second.record().reused,
+            keep_alive.is_some(),
+            "keep-alive {keep_alive:?}"
+        );
+        second.bytes().await.expect("body");
+        assert_eq!(server.stats().quic_connections, expected_connections);
+    }
+}

@@ -138,7 +138,7 @@ async fn handle(
             StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
             Bytes::new(),
         ),
-        Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
+        Route::Close | Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
     };
     if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {
         response

@@ -130,7 +130,9 @@ async fn handle(
             Bytes::new(),
             &mut done,
         ),
-        Route::NotFound => reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done),
+        Route::Close | Route::NotFound => {
+            reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done)
+        }
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "h2 test handler could not finish");

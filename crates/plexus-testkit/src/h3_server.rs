@@ -149,7 +149,7 @@ async fn serve_connection(
             counters.early_request(request.method().as_str(), request.uri().path());
         }
         let guard = counters.begin(&conn_counters, stream_id);
-        tokio::spawn(handle(request, stream, guard));
+        tokio::spawn(handle(request, stream, guard, conn.clone()));
         if opts.goaway_after == Some(accepted) {
             // GOAWAY naming the next stream id: requests above it are rejected.
             let _ = h3.shutdown(0).await;
@@ -172,7 +172,12 @@ fn handshake_complete(handshake: &mut Option<quinn::ZeroRttAccepted>) -> bool {
     }
 }
 
-async fn handle(request: Request<()>, mut stream: Stream, guard: InFlight) {
+async fn handle(
+    request: Request<()>,
+    mut stream: Stream,
+    guard: InFlight,
+    conn: quinn::Connection,
+) {
     let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
     let mut done = Some(guard);
@@ -206,6 +211,10 @@ async fn handle(request: Request<()>, mut stream: Stream, guard: InFlight) {
         Route::Status(s) => {
             let status = StatusCode::from_u16(s).unwrap_or(StatusCode::OK);
             reply(&mut stream, status, Bytes::new(), &mut done).await
+        }
+        Route::Close => {
+            conn.close(0x100u32.into(), b"test server closing");
+            Ok(())
         }
         Route::NotFound => reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await,
     };

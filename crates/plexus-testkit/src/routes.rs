@@ -8,6 +8,7 @@
 //! | `/echo` | the request body, streamed back |
 //! | `/upload` | reads the whole body, answers `received N bytes` |
 //! | `/status/N` | status N, empty body |
+//! | `/close` | HTTP/3: closes the QUIC connection with reason `test server closing`; others: 404 |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
@@ -59,6 +60,7 @@ pub(crate) enum Route {
     Echo,
     Upload,
     Status(u16),
+    Close,
     NotFound,
 }
 
@@ -75,6 +77,7 @@ impl Route {
             }),
             "echo" => Route::Echo,
             "upload" => Route::Upload,
+            "close" => Route::Close,
             "status" => arg
                 .parse()
                 .ok()
