@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt};
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request};
-use plexus::{Body, Certificate, Client, Error, ErrorKind, Response};
+use plexus::{Body, Certificate, Client, Error, ErrorKind, Http3Mode, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
@@ -42,14 +42,24 @@ pub(crate) struct GetArgs {
     #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
     upload_file: Option<PathBuf>,
     /// HTTP/1.1 only.
-    #[arg(long = "http1.1", conflicts_with_all = ["http2", "http2_prior_knowledge"])]
+    #[arg(long = "http1.1", conflicts_with_all = ["http2", "http2_prior_knowledge", "http3", "http3_only"])]
     http1_1: bool,
     /// HTTP/2 when the server agrees by ALPN, else HTTP/1.1 (the default).
     #[arg(long = "http2")]
     http2: bool,
     /// HTTP/2 without negotiation (h2c for http://).
-    #[arg(long = "http2-prior-knowledge")]
+    #[arg(long = "http2-prior-knowledge", conflicts_with_all = ["http3", "http3_only"])]
     http2_prior_knowledge: bool,
+    /// Try HTTP/3 first (QUIC raced against TCP), falling back to TCP if QUIC fails.
+    #[arg(long = "http3", conflicts_with = "http3_only")]
+    http3: bool,
+    /// HTTP/3 only: no TCP fallback.
+    #[arg(long = "http3-only")]
+    http3_only: bool,
+    /// Keep the Alt-Svc cache in FILE (curl's format), so a later run goes to HTTP/3 at
+    /// once.
+    #[arg(long = "alt-svc", value_name = "FILE")]
+    alt_svc: Option<PathBuf>,
     /// Trust the CA certificates in this PEM file.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
@@ -229,6 +239,13 @@ async fn build_client(args: &GetArgs) -> Result<Client, String> {
         builder = builder.http1_only();
     } else if args.http2_prior_knowledge {
         builder = builder.http2_prior_knowledge();
+    } else if args.http3_only {
+        builder = builder.http3(Http3Mode::Only);
+    } else if args.http3 {
+        builder = builder.http3(Http3Mode::PriorKnowledge);
+    }
+    if let Some(file) = &args.alt_svc {
+        builder = builder.alt_svc_file(file);
     }
     if let Some(s) = args.connect_timeout {
         builder = builder.connect_timeout(seconds(s)?);
@@ -444,10 +461,27 @@ fn verbose_response(response: &Response) {
             c.protocol
         );
         eprintln!(
-            "* Set-up: TCP {:.3} ms, TLS {:.3} ms",
+            "* Set-up: connect {:.3} ms, TLS {:.3} ms{}",
             r.time_connect().as_secs_f64() * 1e3,
-            r.time_appconnect().as_secs_f64() * 1e3
+            r.time_appconnect().as_secs_f64() * 1e3,
+            if c.tls.as_ref().is_some_and(|t| t.resumed) {
+                ", session resumed"
+            } else {
+                ""
+            }
         );
+        if let Some(race) = &c.race {
+            eprintln!(
+                "* Raced QUIC against TCP (TCP {} ms behind): {} won after {:.1} ms; {}",
+                race.head_start.as_millis(),
+                race.winner,
+                race.won_after.as_secs_f64() * 1e3,
+                race.loser
+            );
+        }
+    }
+    if r.early_data {
+        eprintln!("* Sent in 0-RTT early data (accepted by the server)");
     }
     for e in &r.retries {
         eprintln!("* Retried after: {e}");
