@@ -153,3 +153,98 @@ async fn nginx_http1_keepalive_requests_close() {
     assert!(log.connections >= TOTAL / 50, "{log:?}");
     assert_eq!(log.protocols, vec!["HTTP/1.1"]);
 }
+
+/// Issue 3, test 7: a third-party HTTP/3 server serves 500 GETs (100 in parallel) and a
+/// 10 MiB file with the right bytes, over h3 on one connection, counted from its log.
+async fn h3_peer_serves(peer: &peers::Peer) {
+    let client = client_builder()
+        .http3(Http3Mode::Only)
+        .build()
+        .expect("client");
+    let records = gets_in_parallel(&client, &peer.url(HELLO_PATH), 500, PARALLEL)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", peer.name()));
+    assert!(records
+        .iter()
+        .all(|r| r.connection.protocol == Protocol::Http3));
+    let mut big = client
+        .get(peer.url(peers::TEN_MIB_PATH))
+        .send()
+        .await
+        .expect("10 MiB over h3");
+    assert_eq!(big.version(), http::Version::HTTP_3);
+    let mut offset = 0u64;
+    while let Some(chunk) = big.chunk().await.expect("chunk") {
+        assert!(
+            chunk
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == plexus_testkit::routes::pattern_byte(offset + i as u64)),
+            "{}: wrong bytes near offset {offset}",
+            peer.name()
+        );
+        offset += chunk.len() as u64;
+    }
+    assert_eq!(offset, 10 * 1024 * 1024);
+    let log = peer.settled_log().await;
+    assert_eq!(log.requests, 501, "{}: {log:?}", peer.name());
+    assert_eq!(log.connections, 1, "{}: {log:?}", peer.name());
+    assert!(
+        log.protocols.iter().all(|p| p.starts_with("HTTP/3")),
+        "{log:?}"
+    );
+    assert_eq!(client.snapshot()[0].connections_opened, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aioquic_h3() {
+    init_tracing();
+    h3_peer_serves(&peers::aioquic().await.expect("aioquic starts")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ngtcp2_h3() {
+    init_tracing();
+    h3_peer_serves(&peers::ngtcp2().await.expect("ngtcp2 starts")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hypercorn_h3() {
+    init_tracing();
+    h3_peer_serves(&peers::hypercorn().await.expect("hypercorn starts")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_h3() {
+    init_tracing();
+    h3_peer_serves(&peers::caddy().await.expect("caddy starts")).await;
+}
+
+/// Issue 3, test 7 (Hypercorn): the Alt-Svc path, h2 first, then h3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hypercorn_alt_svc_upgrades_to_h3() {
+    init_tracing();
+    let peer = peers::hypercorn().await.expect("hypercorn starts");
+    let client = client();
+    let first = client
+        .get(peer.url(HELLO_PATH))
+        .send()
+        .await
+        .expect("first request");
+    assert_eq!(first.version(), http::Version::HTTP_2);
+    assert!(
+        first.headers().contains_key("alt-svc"),
+        "{:?}",
+        first.headers()
+    );
+    first.bytes().await.expect("body");
+    let records = gets_in_parallel(&client, &peer.url(HELLO_PATH), 200, PARALLEL)
+        .await
+        .expect("no request failed");
+    assert!(records
+        .iter()
+        .all(|r| r.connection.protocol == Protocol::Http3));
+    let log = peer.settled_log().await;
+    assert_eq!(log.requests, 201, "{log:?}");
+    assert_eq!(log.protocols, vec!["HTTP/2", "HTTP/3"], "{log:?}");
+}

@@ -54,6 +54,8 @@ https://localhost:{port} {{
         log,
         stdout_to_log: false,
         parse,
+        probe: super::Probe::H2,
+        env: Vec::new(),
     })
     .await
 }

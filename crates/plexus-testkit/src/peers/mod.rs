@@ -18,17 +18,34 @@ use tokio::process::{Child, Command};
 
 use crate::certs::{test_certs, CertFiles};
 
+mod aioquic;
 mod caddy;
+mod hypercorn;
 mod nghttpd;
 mod nginx;
+mod ngtcp2;
 mod probe;
 
+pub use aioquic::aioquic;
 pub use caddy::caddy;
+pub use hypercorn::hypercorn;
 pub use nghttpd::nghttpd;
 pub use nginx::{nginx, NginxOptions};
+pub use ngtcp2::ngtcp2;
+
+/// How a peer is checked ready.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    /// An h2 GET over TLS on the TCP port.
+    H2,
+    /// An h3 GET over QUIC on the UDP port.
+    H3,
+}
 
 /// The path every peer serves: 13 bytes, `Hello, World!`.
 pub const HELLO_PATH: &str = "/hello.txt";
+/// A 10 MiB file of [`crate::routes::pattern_byte`]s every peer serves.
+pub const TEN_MIB_PATH: &str = "/10mib.bin";
 /// The path the readiness probe fetches; excluded from [`PeerLog`] counts.
 const READY_PATH: &str = "/__ready.txt";
 
@@ -125,6 +142,8 @@ struct Launch {
     log: PathBuf,
     stdout_to_log: bool,
     parse: fn(&str) -> PeerLog,
+    probe: Probe,
+    env: Vec<(String, String)>,
 }
 
 async fn launch(l: Launch) -> io::Result<Peer> {
@@ -140,6 +159,7 @@ async fn launch(l: Launch) -> io::Result<Peer> {
         .env("HOME", l.dir.path())
         .env("XDG_DATA_HOME", l.dir.path().join("data"))
         .env("XDG_CONFIG_HOME", l.dir.path().join("config"))
+        .envs(l.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
@@ -154,12 +174,12 @@ async fn launch(l: Launch) -> io::Result<Peer> {
         parse: l.parse,
         dir: l.dir,
     };
-    wait_ready(&mut peer).await?;
+    wait_ready(&mut peer, l.probe).await?;
     Ok(peer)
 }
 
 /// Waits until the peer serves [`READY_PATH`] over h2, or fails with its stderr.
-async fn wait_ready(peer: &mut Peer) -> io::Result<()> {
+async fn wait_ready(peer: &mut Peer, probe: Probe) -> io::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut last_error = None;
     while Instant::now() < deadline {
@@ -170,7 +190,11 @@ async fn wait_ready(peer: &mut Peer) -> io::Result<()> {
                 stderr_tail(peer.dir())
             )));
         }
-        match probe::fetch_h2(peer.port, READY_PATH).await {
+        let ready = match probe {
+            Probe::H2 => probe::fetch_h2(peer.port, READY_PATH).await,
+            Probe::H3 => probe::fetch_h3(peer.port, READY_PATH).await,
+        };
+        match ready {
             Ok(()) => return Ok(()),
             Err(e) => last_error = Some(e),
         }
@@ -215,6 +239,58 @@ pub fn find_binary(name: &str, debian_package: &str) -> io::Result<PathBuf> {
         })
 }
 
+/// The Python virtual environment `./scripts/test` makes for the Python peers (aioquic,
+/// Hypercorn): `$PLEXUS_PEERS_VENV`, or `~/.cache/plexus/peers-venv`.
+pub fn python_venv() -> io::Result<PathBuf> {
+    let venv = std::env::var_os("PLEXUS_PEERS_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/plexus/peers-venv"))
+        })
+        .ok_or_else(|| io::Error::other("neither PLEXUS_PEERS_VENV nor HOME is set"))?;
+    if venv.join("bin/python").is_file() {
+        Ok(venv)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "no Python peers environment at {}: run ./scripts/test, which makes it \
+                 (aioquic, hypercorn from PyPI)",
+                venv.display()
+            ),
+        ))
+    }
+}
+
+/// Writes the ASGI app the Python peers serve into `dir`; returns the environment it
+/// reads (document root, access log).
+fn asgi_app(dir: &Path, www: &Path, log: &Path) -> io::Result<Vec<(String, String)>> {
+    std::fs::write(dir.join("plexus_app.py"), include_str!("asgi_app.py"))?;
+    Ok(vec![
+        ("PLEXUS_WWW".into(), www.display().to_string()),
+        ("PLEXUS_ACCESS_LOG".into(), log.display().to_string()),
+        ("PYTHONPATH".into(), dir.display().to_string()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+    ])
+}
+
+/// Parses the ASGI app's log: `client_host:client_port http_version method path`.
+fn parse_asgi_log(text: &str) -> PeerLog {
+    let records = text.lines().filter_map(|line| {
+        let mut f = line.split_whitespace();
+        let conn = f.next()?.to_string();
+        let proto = format!("HTTP/{}", f.next()?);
+        let _method = f.next()?;
+        let path = if f.next()? == READY_PATH {
+            READY_PATH
+        } else {
+            ""
+        };
+        Some((conn, proto, path))
+    });
+    summarize(records)
+}
+
 /// A fresh working directory with the test certificates and a document root.
 fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
     let dir = tempfile::Builder::new().prefix("plexus-peer-").tempdir()?;
@@ -222,6 +298,10 @@ fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www)?;
     std::fs::write(www.join("hello.txt"), crate::routes::HELLO)?;
+    let ten_mib: Vec<u8> = (0..10 * 1024 * 1024u64)
+        .map(crate::routes::pattern_byte)
+        .collect();
+    std::fs::write(www.join("10mib.bin"), ten_mib)?;
     std::fs::write(www.join("__ready.txt"), b"ready")?;
     for sub in ["data", "config", "tmp"] {
         std::fs::create_dir_all(dir.path().join(sub))?;

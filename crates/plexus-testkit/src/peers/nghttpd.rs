@@ -32,6 +32,8 @@ pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
         log,
         stdout_to_log: true,
         parse,
+        probe: super::Probe::H2,
+        env: Vec::new(),
     })
     .await
 }

@@ -84,6 +84,8 @@ http {{
         log,
         stdout_to_log: false,
         parse,
+        probe: super::Probe::H2,
+        env: Vec::new(),
     })
     .await
 }

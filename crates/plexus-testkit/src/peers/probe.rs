@@ -53,3 +53,64 @@ pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
         Err(io::Error::other(format!("readiness probe got {status}")))
     }
 }
+
+/// A real h3 GET over QUIC that must answer 200 (for servers that speak only HTTP/3).
+pub(crate) async fn fetch_h3(port: u16, path: &str) -> io::Result<()> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(test_certs().ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(io::Error::other)?)
+            .map_err(io::Error::other)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(io::Error::other)?;
+    let mut endpoint = quinn::Endpoint::client((Ipv4Addr::LOCALHOST, 0).into())?;
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let result = async {
+        let conn = endpoint
+            .connect((Ipv4Addr::LOCALHOST, port).into(), "localhost")
+            .map_err(io::Error::other)?
+            .await
+            .map_err(io::Error::other)?;
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn))
+            .await
+            .map_err(io::Error::other)?;
+        let drive = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let request = http::Request::get(format!("https://localhost:{port}{path}"))
+            .body(())
+            .map_err(io::Error::other)?;
+        let mut stream = sender
+            .send_request(request)
+            .await
+            .map_err(io::Error::other)?;
+        stream.finish().await.map_err(io::Error::other)?;
+        let response = stream.recv_response().await.map_err(io::Error::other)?;
+        while stream
+            .recv_data()
+            .await
+            .map_err(io::Error::other)?
+            .is_some()
+        {}
+        drive.abort();
+        if response.status() == http::StatusCode::OK {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "readiness probe got {}",
+                response.status()
+            )))
+        }
+    }
+    .await;
+    endpoint.close(0u32.into(), b"probe done");
+    result
+}
