@@ -149,3 +149,64 @@ async fn alt_svc_to_a_closed_udp_port_falls_back_to_tcp() {
 async fn alt_svc_to_a_udp_black_hole_falls_back_to_tcp() {
     broken_h3(Some(UdpBlackHole::bind().await.expect("black hole"))).await;
 }
+
+/// A QUIC connection whose path goes silent mid-request: the request (a GET, on a reused
+/// connection) is re-sent over TCP without surfacing an error, and the origin's HTTP/3 is
+/// marked broken, so its next connections use TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_quic_path_moves_the_origin_to_tcp() {
+    init_tracing();
+    // The origin's TCP side (h2) and, on the same port number, a UDP path to another
+    // server's HTTP/3 side.
+    let tcp_side = TestServer::builder()
+        .h2_only()
+        .start()
+        .await
+        .expect("h2 server");
+    let h3_side = TestServer::builder().h3().start().await.expect("h3 server");
+    let path = plexus_testkit::UdpDelayLine::start_on(
+        tcp_side.port(),
+        h3_side.addr(),
+        Duration::from_millis(2),
+    )
+    .await
+    .expect("the UDP port matching the TCP one is free");
+    let client = client_builder()
+        .http3(plexus::Http3Mode::PriorKnowledge)
+        .quic_idle_timeout(Duration::from_millis(800))
+        .quic_keep_alive_interval(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let url = tcp_side.url("/delay/1500");
+
+    let first = client.get(tcp_side.url("/")).send().await.expect("first");
+    assert_eq!(first.version(), http::Version::HTTP_3);
+    first.bytes().await.expect("body");
+
+    let pending = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(url).send().await.map(|r| r.record().clone()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(path); // QUIC's path goes silent.
+
+    let record = pending
+        .await
+        .expect("task")
+        .expect("re-sent over TCP, no error surfaced");
+    assert_eq!(record.connection.protocol, Protocol::Http2, "{record:?}");
+    assert_eq!(record.retries.len(), 1, "{record:?}");
+    assert!(
+        record.retries[0].to_string().contains("idled out"),
+        "{record:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let later = client.get(tcp_side.url("/")).send().await.expect("later");
+    assert_eq!(later.version(), http::Version::HTTP_2);
+    assert!(
+        later.record().connection.race.is_none(),
+        "h3 is off for the origin now"
+    );
+    assert_eq!(tcp_side.stats().requests, 2);
+}

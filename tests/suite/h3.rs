@@ -267,3 +267,31 @@ async fn keep_alive_keeps_pooled_quic_connections() {
         assert_eq!(server.stats().quic_connections, expected_connections);
     }
 }
+
+/// The HTTP/3 policy per request: a client that follows Alt-Svc by default sends one
+/// request over HTTP/3 only, and the next over TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http3_mode_per_request() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h3()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client_builder().build().expect("client");
+    let r = client
+        .get(server.url("/"))
+        .http3(Http3Mode::Only)
+        .send()
+        .await
+        .expect("h3 request");
+    assert_eq!(r.version(), http::Version::HTTP_3);
+    let r = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("default request");
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    let stats = server.stats();
+    assert_eq!((stats.quic_connections, stats.tcp_connections), (1, 1));
+}

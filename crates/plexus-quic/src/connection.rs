@@ -282,6 +282,19 @@ impl QuicConnection {
         &self.quic
     }
 
+    /// Waits until the connection has closed; true if it ended because the network path
+    /// failed (no answer until the idle timeout, or a transport error), rather than being
+    /// closed by either side. A client may then prefer TCP for the origin.
+    pub async fn path_failed(&self) -> bool {
+        let reason = self.quic.closed().await;
+        matches!(
+            reason,
+            quinn::ConnectionError::TimedOut
+                | quinn::ConnectionError::TransportError(_)
+                | quinn::ConnectionError::Reset
+        )
+    }
+
     pub(crate) fn send_request(
         &self,
         request: Request<Body>,

@@ -25,7 +25,18 @@ impl UdpDelayLine {
     /// Forwards datagrams sent to the returned port to `target` and back, with `rtt` of
     /// round-trip latency.
     pub async fn start(target: SocketAddr, rtt: Duration) -> io::Result<UdpDelayLine> {
-        let front = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?);
+        UdpDelayLine::start_on(0, target, rtt).await
+    }
+
+    /// Like [`start`](Self::start), on a given UDP port of 127.0.0.1 (0 for a fresh one):
+    /// for example the port number of a TCP-only server, so that the origin's QUIC goes
+    /// elsewhere than its TCP.
+    pub async fn start_on(
+        port: u16,
+        target: SocketAddr,
+        rtt: Duration,
+    ) -> io::Result<UdpDelayLine> {
+        let front = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).await?);
         let addr = front.local_addr()?;
         let one_way = rtt / 2;
         let task = tokio::spawn(async move {

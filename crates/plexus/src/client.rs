@@ -45,7 +45,7 @@ struct Inner {
     version_policy: HttpVersionPolicy,
     timeout: Option<Duration>,
     default_headers: HeaderMap,
-    pools: Mutex<HashMap<(Origin, HttpVersionPolicy), Pool<AnyConnection>>>,
+    pools: Mutex<HashMap<(Origin, HttpVersionPolicy, Http3Mode), Pool<AnyConnection>>>,
 }
 
 impl fmt::Debug for Client {
@@ -163,7 +163,11 @@ impl Client {
             .map(|t| t.0)
             .or(self.inner.timeout);
         let deadline = limit.map(|l| tokio::time::Instant::from_std(started) + l);
-        let pool = self.pool(&origin);
+        let http3 = request
+            .extensions_mut()
+            .remove::<Http3Mode>()
+            .unwrap_or(self.inner.connectors.http3);
+        let pool = self.pool(&origin, http3);
         let span = tracing::debug_span!(
             "request",
             method = %request.method(),
@@ -190,6 +194,7 @@ impl Client {
             self.learn_alt_svc(
                 &origin,
                 &pool,
+                http3,
                 record.connection.protocol,
                 response.headers(),
             );
@@ -204,6 +209,7 @@ impl Client {
         &self,
         origin: &Origin,
         pool: &Pool<AnyConnection>,
+        http3: Http3Mode,
         protocol: plexus_core::Protocol,
         headers: &HeaderMap,
     ) {
@@ -216,7 +222,7 @@ impl Client {
         };
         let connectors = &self.inner.connectors;
         let newly_h3 = connectors.alt_svc.observe(origin, protocol, alt);
-        if newly_h3 && connectors.http3 == Http3Mode::AltSvc {
+        if newly_h3 && http3 == Http3Mode::AltSvc {
             tracing::debug!(%origin, "Alt-Svc offers HTTP/3: draining the TCP connections");
             pool.close();
         }
@@ -234,17 +240,17 @@ impl Client {
         pools.iter().map(Pool::snapshot).collect()
     }
 
-    fn pool(&self, origin: &Origin) -> Pool<AnyConnection> {
+    fn pool(&self, origin: &Origin, http3: Http3Mode) -> Pool<AnyConnection> {
         let policy = self.inner.version_policy;
         let mut pools = self.inner.pools.lock().unwrap_or_else(|p| p.into_inner());
         pools
-            .entry((origin.clone(), policy))
+            .entry((origin.clone(), policy, http3))
             .or_insert_with(|| {
                 let connectors = Arc::clone(&self.inner.connectors);
                 let connect: Arc<dyn Connect<AnyConnection>> = Arc::new(move |origin: &Origin| {
                     let connectors = Arc::clone(&connectors);
                     let origin = origin.clone();
-                    async move { connectors.connect(&origin, policy).await }.boxed()
+                    async move { connectors.connect(&origin, policy, http3).await }.boxed()
                 });
                 Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
             })

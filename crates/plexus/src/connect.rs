@@ -36,13 +36,45 @@ pub(crate) struct Connectors {
 type QuicAttempt = Pin<Box<dyn Future<Output = Result<QuicConnection, Error>> + Send>>;
 
 impl Connectors {
-    /// A new connection to `origin`.
+    /// A new connection to `origin`, following `http3` (the client's mode or the
+    /// request's).
     pub(crate) async fn connect(
         &self,
         origin: &Origin,
         policy: HttpVersionPolicy,
+        http3: Http3Mode,
     ) -> Result<AnyConnection, Error> {
-        if self.http3 == Http3Mode::Only {
+        let connection = self.connect_inner(origin, policy, http3).await?;
+        if let Some(quic) = connection.as_quic() {
+            self.watch_path(origin, quic.clone(), http3);
+        }
+        Ok(connection)
+    }
+
+    /// A QUIC connection whose path fails (it goes silent, or breaks at the transport
+    /// level) marks the origin's HTTP/3 broken: requests the retry policy re-sends then go
+    /// over TCP, and so do the origin's next connections until the back-off expires.
+    fn watch_path(&self, origin: &Origin, quic: QuicConnection, http3: Http3Mode) {
+        if http3 == Http3Mode::Only {
+            return;
+        }
+        let broken = Arc::clone(&self.broken);
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            if quic.path_failed().await {
+                tracing::debug!(%origin, "QUIC path failed; preferring TCP");
+                broken.mark(&origin);
+            }
+        });
+    }
+
+    async fn connect_inner(
+        &self,
+        origin: &Origin,
+        policy: HttpVersionPolicy,
+        http3: Http3Mode,
+    ) -> Result<AnyConnection, Error> {
+        if http3 == Http3Mode::Only {
             if !origin.is_tls() {
                 return Err(Error::new(ErrorKind::UnsupportedScheme)
                     .with_message("HTTP/3 needs an https:// URL")
@@ -54,7 +86,7 @@ impl Connectors {
                 .await
                 .map(|c| AnyConnection::quic(c, None));
         }
-        match self.h3_target(origin) {
+        match self.h3_target(origin, http3) {
             Some(via) => self.race(origin, via, policy).await,
             None => self
                 .tcp
@@ -65,11 +97,11 @@ impl Connectors {
     }
 
     /// Where to try HTTP/3 for `origin`, if anywhere.
-    fn h3_target(&self, origin: &Origin) -> Option<(String, u16)> {
+    fn h3_target(&self, origin: &Origin, http3: Http3Mode) -> Option<(String, u16)> {
         if !origin.is_tls() || self.broken.is_broken(origin) {
             return None;
         }
-        match self.http3 {
+        match http3 {
             Http3Mode::Off | Http3Mode::Only => None,
             Http3Mode::AltSvc => self.alt_svc.h3(origin),
             Http3Mode::PriorKnowledge => Some((origin.host().to_string(), origin.port())),

@@ -127,6 +127,15 @@ impl RequestBuilder {
         self
     }
 
+    /// When this request may use HTTP/3 (overrides the client's
+    /// [`http3`](crate::ClientBuilder::http3) setting for it).
+    pub fn http3(mut self, mode: crate::Http3Mode) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            r.extensions_mut().insert(mode);
+        }
+        self
+    }
+
     /// The request as built.
     pub fn build(self) -> Result<Request<Body>, Error> {
         self.request
