@@ -2,8 +2,11 @@
 //!
 //! An async HTTP client built around one idea: a request should cost one round trip.
 //! Connection set-up (DNS, TCP, TLS) is paid once per origin; after that, every request
-//! rides on the same long-lived connection — as a stream of an HTTP/2 connection, or on a
-//! kept-alive HTTP/1.1 connection when the server speaks nothing newer.
+//! rides on the same long-lived connection — as a stream of an HTTP/3 (QUIC) or HTTP/2
+//! connection, or on a kept-alive HTTP/1.1 connection when the server speaks nothing newer.
+//! HTTP/3 is used once an origin advertises it in `Alt-Svc` (see [`Http3Mode`]): QUIC is
+//! raced against TCP, a broken QUIC path is remembered, and replay-safe requests of a
+//! resumed connection go in 0-RTT.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), plexus::Error> {
@@ -28,9 +31,10 @@
 //! 2. The scheduler gives the request a free stream on a ready connection, or queues it
 //!    (FIFO, bounded, with a queue timeout), opening a connection if none can take it:
 //!    one while the origin's protocol is unknown, then up to the per-origin limits.
-//! 3. A new TCP connection tries every address of the host (IPv6 and IPv4 raced), does a
-//!    TLS 1.3/1.2 handshake offering ALPN `h2, http/1.1`, and speaks what the server
-//!    picked.
+//! 3. A new connection is QUIC (HTTP/3) if the origin offered it and it is not marked
+//!    broken, raced against TCP; a TCP connection tries every address of the host (IPv6
+//!    and IPv4 raced), does a TLS 1.3/1.2 handshake offering ALPN `h2, http/1.1`, and
+//!    speaks what the server picked.
 //! 4. If the connection fails under the request before the server processed it (refused
 //!    stream, GOAWAY, a kept-alive connection the server had just closed), the request is
 //!    re-sent per the [`RetryPolicy`]; the response's [`RequestRecord`] lists the retries.
