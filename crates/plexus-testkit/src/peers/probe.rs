@@ -11,14 +11,20 @@ use tokio_rustls::TlsConnector;
 
 use crate::certs::test_certs;
 
-pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
-    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+/// A root store trusting the test CA.
+fn test_roots() -> io::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(test_certs().ca_pem.as_bytes()) {
         roots
             .add(cert.map_err(io::Error::other)?)
             .map_err(io::Error::other)?;
     }
+    Ok(roots)
+}
+
+pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
+    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+    let roots = test_roots()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -56,12 +62,7 @@ pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
 
 /// A real h3 GET over QUIC that must answer 200 (for servers that speak only HTTP/3).
 pub(crate) async fn fetch_h3(port: u16, path: &str) -> io::Result<()> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(test_certs().ca_pem.as_bytes()) {
-        roots
-            .add(cert.map_err(io::Error::other)?)
-            .map_err(io::Error::other)?;
-    }
+    let roots = test_roots()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
