@@ -34,6 +34,50 @@ pub struct QuicConnection {
     sender: H3Send,
     quic: quinn::Connection,
     handshake: Arc<Handshake>,
+    path: Arc<PathWatch>,
+}
+
+/// Called with the origin when a QUIC connection's network path fails.
+pub type PathFailureHook = Arc<dyn Fn(&Origin) + Send + Sync>;
+
+/// Reports a connection's path failure once, to the connector's hook.
+pub(crate) struct PathWatch {
+    hook: Option<PathFailureHook>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl PathWatch {
+    pub(crate) fn new(hook: Option<PathFailureHook>) -> PathWatch {
+        PathWatch {
+            hook,
+            fired: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// The connection ended: records why (with the peer's reason phrase), and reports a path
+/// failure (no answer until the idle timeout, a transport error) to the hook — at once,
+/// in the task that saw it, so that a request re-sent because of it already knows.
+fn ended(
+    shared: &ConnectionShared,
+    quic: &quinn::Connection,
+    path: &PathWatch,
+    h3_end: Option<&H3ConnectionError>,
+) {
+    let failed = matches!(
+        quic.close_reason(),
+        Some(
+            quinn::ConnectionError::TimedOut
+                | quinn::ConnectionError::TransportError(_)
+                | quinn::ConnectionError::Reset
+        )
+    );
+    if failed && !path.fired.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if let Some(hook) = &path.hook {
+            hook(&shared.info().origin);
+        }
+    }
+    shared.advance(ConnectionState::Closed, || closed_cause(quic, h3_end));
 }
 
 /// The pending outcome of a connection opened in 0-RTT.
@@ -48,7 +92,8 @@ pub(crate) struct EarlyDataOutcome {
 #[derive(Debug, Default)]
 struct Handshake {
     /// 0: in progress (requests may go in 0-RTT); 1: done, early data accepted or none
-    /// sent; 2: done, early data rejected.
+    /// sent; 2: done, early data rejected; 3: the connection failed before the handshake
+    /// completed.
     state: std::sync::atomic::AtomicU8,
     done: tokio::sync::Notify,
 }
@@ -57,6 +102,7 @@ impl Handshake {
     const PENDING: u8 = 0;
     const DONE: u8 = 1;
     const REJECTED: u8 = 2;
+    const FAILED: u8 = 3;
 
     fn complete() -> Handshake {
         Handshake {
@@ -69,19 +115,19 @@ impl Handshake {
         self.state.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn finish(&self, rejected: bool) {
-        let s = if rejected { Self::REJECTED } else { Self::DONE };
-        self.state.store(s, std::sync::atomic::Ordering::Release);
+    fn finish(&self, state: u8) {
+        self.state
+            .store(state, std::sync::atomic::Ordering::Release);
         self.done.notify_waiters();
     }
 
-    /// Waits until the handshake is done; true if early data was rejected.
-    async fn wait(&self) -> bool {
+    /// Waits until the handshake is over; returns how it ended.
+    async fn wait(&self) -> u8 {
         loop {
             let notified = self.done.notified();
             match self.state() {
                 Self::PENDING => notified.await,
-                s => return s == Self::REJECTED,
+                s => return s,
             }
         }
     }
@@ -126,7 +172,9 @@ pub(crate) async fn establish(
     params: Arc<PeerParams>,
     config: &QuicConfig,
     early: Option<EarlyDataOutcome>,
+    path_hook: Option<PathFailureHook>,
 ) -> Result<QuicConnection, Error> {
+    let path = Arc::new(PathWatch::new(path_hook));
     let connected = Instant::now();
     let alpn = quic
         .handshake_data()
@@ -189,6 +237,7 @@ pub(crate) async fn establish(
     );
     let driver_shared = Arc::clone(&shared);
     let driver_quic = quic.clone();
+    let driver_path = Arc::clone(&path);
     tokio::spawn(
         async move {
             let end = poll_fn(|cx| {
@@ -196,9 +245,7 @@ pub(crate) async fn establish(
                 driver.poll_close(cx)
             })
             .await;
-            driver_shared.advance(ConnectionState::Closed, || {
-                closed_cause(&driver_quic, Some(&end))
-            });
+            ended(&driver_shared, &driver_quic, &driver_path, Some(&end));
         }
         .instrument(span),
     );
@@ -211,6 +258,7 @@ pub(crate) async fn establish(
                 Arc::clone(&handshake),
                 Arc::clone(&shared),
                 quic.clone(),
+                Arc::clone(&path),
             ));
             handshake
         }
@@ -220,29 +268,38 @@ pub(crate) async fn establish(
         sender,
         quic,
         handshake,
+        path,
     })
 }
 
 /// Waits for the end of a 0-RTT handshake. If the server rejected the early data, the
 /// connection ends: the HTTP/3 streams opened in 0-RTT (control and requests alike) are
 /// lost, the requests sent early were not processed and go out again on a fresh
-/// connection, and the origin is not asked for 0-RTT again.
+/// connection, and the origin is not asked for 0-RTT again. If the connection failed
+/// instead (no answer), that is a failed QUIC attempt, not a rejection.
 async fn watch_early_data(
     outcome: EarlyDataOutcome,
     handshake: Arc<Handshake>,
     shared: Arc<ConnectionShared>,
     quic: quinn::Connection,
+    path: Arc<PathWatch>,
 ) {
-    let accepted = outcome.accepted.await;
-    if !accepted {
-        tracing::debug!(origin = %shared.info().origin, "the server rejected 0-RTT early data");
-        if let Ok(mut r) = outcome.rejected_by.lock() {
-            r.insert(shared.info().origin.clone());
-        }
-        shared.advance(ConnectionState::Closed, early_data_rejected);
-        quic.close(0u32.into(), b"0-RTT rejected");
+    if outcome.accepted.await {
+        handshake.finish(Handshake::DONE);
+        return;
     }
-    handshake.finish(!accepted);
+    if quic.close_reason().is_some() {
+        ended(&shared, &quic, &path, None);
+        handshake.finish(Handshake::FAILED);
+        return;
+    }
+    tracing::debug!(origin = %shared.info().origin, "the server rejected 0-RTT early data");
+    if let Ok(mut r) = outcome.rejected_by.lock() {
+        r.insert(shared.info().origin.clone());
+    }
+    shared.advance(ConnectionState::Closed, early_data_rejected);
+    quic.close(0u32.into(), b"0-RTT rejected");
+    handshake.finish(Handshake::REJECTED);
 }
 
 fn early_data_rejected() -> Error {
@@ -282,19 +339,6 @@ impl QuicConnection {
         &self.quic
     }
 
-    /// Waits until the connection has closed; true if it ended because the network path
-    /// failed (no answer until the idle timeout, or a transport error), rather than being
-    /// closed by either side. A client may then prefer TCP for the origin.
-    pub async fn path_failed(&self) -> bool {
-        let reason = self.quic.closed().await;
-        matches!(
-            reason,
-            quinn::ConnectionError::TimedOut
-                | quinn::ConnectionError::TransportError(_)
-                | quinn::ConnectionError::Reset
-        )
-    }
-
     pub(crate) fn send_request(
         &self,
         request: Request<Body>,
@@ -303,6 +347,7 @@ impl QuicConnection {
         let mut sender = self.sender.clone();
         let quic = self.quic.clone();
         let handshake = Arc::clone(&self.handshake);
+        let path = Arc::clone(&self.path);
         async move {
             // Early data may be replayed by an attacker: only replay-safe requests go in
             // 0-RTT; the others wait for the handshake.
@@ -329,7 +374,7 @@ impl QuicConnection {
             let head = Request::from_parts(parts, ());
             let stream = match sender.send_request(head).await {
                 Ok(s) => s,
-                Err(e) => return Err(open_failed(e, &shared, &quic)),
+                Err(e) => return Err(open_failed(e, &shared, &quic, &path)),
             };
             let stream_id = stream.id().into_inner();
             tracing::trace!(stream_id, "request sent");
@@ -354,15 +399,35 @@ impl QuicConnection {
                     if let Some(u) = upload {
                         u.abort();
                     }
-                    if early && handshake.wait().await {
-                        // Sent in rejected early data: the server never saw it.
-                        return Err(SendError::new(
-                            early_data_rejected()
-                                .with_origin(&shared.info().origin)
-                                .with_protocol(Protocol::Http3),
-                        ));
+                    if early {
+                        match handshake.wait().await {
+                            // Sent in rejected early data: the server never saw it.
+                            Handshake::REJECTED => {
+                                return Err(SendError::new(
+                                    early_data_rejected()
+                                        .with_origin(&shared.info().origin)
+                                        .with_protocol(Protocol::Http3),
+                                ))
+                            }
+                            // Sent in early data on a connection that never completed its
+                            // handshake: a failed QUIC attempt. The request may have
+                            // arrived, but only replay-safe requests go early.
+                            Handshake::FAILED => {
+                                return Err(SendError::new(
+                                    Error::new(ErrorKind::Connect)
+                                        .with_message(
+                                            "the QUIC handshake did not complete after the \
+                                             request was sent in 0-RTT",
+                                        )
+                                        .with_delivery(Delivery::MaybeProcessed)
+                                        .with_origin(&shared.info().origin)
+                                        .with_protocol(Protocol::Http3),
+                                ))
+                            }
+                            _ => {}
+                        }
                     }
-                    return Err(SendError::new(stream_failed(e, &shared, &quic)));
+                    return Err(SendError::new(stream_failed(e, &shared, &quic, &path)));
                 }
             };
             let (mut head, ()) = response.into_parts();
@@ -381,6 +446,7 @@ impl QuicConnection {
                     recv,
                     in_flight: Some(in_flight),
                     quic,
+                    path,
                     upload,
                     data_done: false,
                     remaining,
@@ -416,6 +482,7 @@ fn open_failed(
     e: StreamError,
     shared: &Arc<ConnectionShared>,
     quic: &quinn::Connection,
+    path: &PathWatch,
 ) -> SendError {
     match e {
         StreamError::RemoteClosing { .. } => {
@@ -438,10 +505,10 @@ fn open_failed(
                 .with_protocol(Protocol::Http3),
         ),
         StreamError::ConnectionError { .. } => {
-            shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+            ended(shared, quic, path, None);
             SendError::new(shared.unavailable())
         }
-        other => SendError::new(stream_failed(other, shared, quic)),
+        other => SendError::new(stream_failed(other, shared, quic, path)),
     }
 }
 
@@ -450,6 +517,7 @@ fn stream_failed(
     e: StreamError,
     shared: &Arc<ConnectionShared>,
     quic: &quinn::Connection,
+    path: &PathWatch,
 ) -> Error {
     let error = match &e {
         StreamError::RemoteTerminate { code, .. } if *code == Code::H3_REQUEST_REJECTED => {
@@ -459,7 +527,7 @@ fn stream_failed(
             Error::new(ErrorKind::StreamReset).with_message(format!("stream reset ({code})"))
         }
         StreamError::ConnectionError { .. } => {
-            shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+            ended(shared, quic, path, None);
             return shared
                 .close_cause()
                 .unwrap_or_else(|| closed_cause(quic, None))
@@ -488,6 +556,7 @@ pub struct QuicBody {
     recv: H3RecvStream,
     in_flight: Option<InFlight>,
     quic: quinn::Connection,
+    path: Arc<PathWatch>,
     upload: Option<tokio::task::JoinHandle<Result<(), Error>>>,
     data_done: bool,
     /// Bytes still to come, from `Content-Length`.
@@ -517,7 +586,7 @@ impl Drop for QuicBody {
 impl QuicBody {
     fn fail(&mut self, e: StreamError) -> Error {
         let error = match self.in_flight.take() {
-            Some(g) => stream_failed(e, g.shared(), &self.quic),
+            Some(g) => stream_failed(e, g.shared(), &self.quic, &self.path),
             None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
         };
         error.with_delivery(Delivery::MaybeProcessed)

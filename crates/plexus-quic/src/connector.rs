@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use plexus_core::{Error, ErrorKind, Origin};
 use quinn::crypto::rustls::QuicClientConfig;
 
-use crate::connection::{self, QuicConnection};
+use crate::connection::{self, PathFailureHook, QuicConnection};
 use crate::peer_params::{PeerParams, TappedConfig};
 
 /// Settings of the QUIC transport. Every field has a documented default.
@@ -60,6 +60,7 @@ pub struct QuicConnector {
     endpoints: Arc<Endpoints>,
     /// Origins that rejected 0-RTT: early data is not attempted with them again.
     rejected_early: Arc<Mutex<HashSet<Origin>>>,
+    on_path_failure: Option<PathFailureHook>,
 }
 
 impl std::fmt::Debug for QuicConnector {
@@ -101,7 +102,16 @@ impl QuicConnector {
             transport: Arc::new(transport),
             endpoints: Arc::new(Endpoints::default()),
             rejected_early: Arc::default(),
+            on_path_failure: None,
         })
+    }
+
+    /// Calls `hook` with the origin whenever a connection's network path fails (it goes
+    /// silent until the idle timeout, or breaks at the transport level) — at once, before
+    /// the requests that were on it fail.
+    pub fn on_path_failure(mut self, hook: PathFailureHook) -> QuicConnector {
+        self.on_path_failure = Some(hook);
+        self
     }
 
     /// The transport settings.
@@ -178,7 +188,16 @@ impl QuicConnector {
             accepted,
             rejected_by: Arc::clone(&self.rejected_early),
         });
-        connection::establish(conn, origin, started, params, &self.config, early).await
+        connection::establish(
+            conn,
+            origin,
+            started,
+            params,
+            &self.config,
+            early,
+            self.on_path_failure.clone(),
+        )
+        .await
     }
 }
 

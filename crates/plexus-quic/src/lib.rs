@@ -24,7 +24,7 @@ mod connection;
 mod connector;
 mod peer_params;
 
-pub use connection::{QuicBody, QuicConnection};
+pub use connection::{PathFailureHook, QuicBody, QuicConnection};
 pub use connector::{QuicConfig, QuicConnector};
 
 impl Connection for QuicConnection {

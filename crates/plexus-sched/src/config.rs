@@ -54,7 +54,7 @@ impl Default for PoolConfig {
 /// * **Only when replay-safe** (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or a request
 ///   carrying an `Idempotency-Key` header), while fewer than `max_attempts` attempts were
 ///   made: a reused connection closed before any response arrived (the stale keep-alive
-///   race).
+///   race); a connection whose handshake failed after the request went out in 0-RTT.
 /// * **Never**: once a response head has arrived, or when the body cannot be re-sent (a
 ///   streaming body the transport already consumed).
 ///

@@ -33,10 +33,12 @@ pub(crate) fn should_retry(error: &Error, attempt: Attempt, policy: &RetryPolicy
             attempt.fruitless < policy.max_unprocessed_attempts
         }
         Delivery::MaybeProcessed => {
-            attempt.replay_safe
-                && attempt.reused
-                && error.kind() == ErrorKind::ConnectionClosed
-                && attempt.number < policy.max_attempts
+            // A reused connection that closed before answering (the stale keep-alive
+            // race), or a connection whose handshake failed after the request went out
+            // in 0-RTT: a replay-safe request may go again.
+            let connection_failed = (attempt.reused && error.kind() == ErrorKind::ConnectionClosed)
+                || error.kind() == ErrorKind::Connect;
+            attempt.replay_safe && connection_failed && attempt.number < policy.max_attempts
         }
     }
 }
@@ -111,6 +113,12 @@ mod tests {
         );
         let reset = Error::new(ErrorKind::StreamReset);
         assert!(!should_retry(&reset, attempt(1, true, true), &p));
+        let early_lost = Error::new(ErrorKind::Connect).with_delivery(Delivery::MaybeProcessed);
+        assert!(
+            should_retry(&early_lost, attempt(1, true, false), &p),
+            "0-RTT, replay-safe"
+        );
+        assert!(!should_retry(&early_lost, attempt(1, false, false), &p));
     }
 
     #[test]

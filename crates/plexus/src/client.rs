@@ -83,7 +83,13 @@ impl Client {
 
     pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client, Error> {
         let tls = crate::tls::client_config(&b.tls)?;
-        let quic = QuicConnector::new(b.quic, &tls)?;
+        // A QUIC path that fails marks the origin's HTTP/3 broken (see `connect`).
+        let broken = Arc::new(BrokenH3::new(b.http3_broken_backoff));
+        let path_broken = Arc::clone(&broken);
+        let quic = QuicConnector::new(b.quic, &tls)?.on_path_failure(Arc::new(move |origin| {
+            tracing::debug!(%origin, "QUIC path failed; preferring TCP");
+            path_broken.mark(origin);
+        }));
         let alt_svc = match &b.alt_svc_file {
             Some(file) => AltSvcCache::with_file(file).map_err(|e| {
                 Error::new(ErrorKind::InvalidRequest)
@@ -100,7 +106,7 @@ impl Client {
                     http3: b.http3,
                     race_head_start: b.http3_race_delay,
                     alt_svc,
-                    broken: Arc::new(BrokenH3::new(b.http3_broken_backoff)),
+                    broken,
                 }),
                 pool_config: b.pool,
                 version_policy: b.version_policy,

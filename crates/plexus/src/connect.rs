@@ -44,28 +44,7 @@ impl Connectors {
         policy: HttpVersionPolicy,
         http3: Http3Mode,
     ) -> Result<AnyConnection, Error> {
-        let connection = self.connect_inner(origin, policy, http3).await?;
-        if let Some(quic) = connection.as_quic() {
-            self.watch_path(origin, quic.clone(), http3);
-        }
-        Ok(connection)
-    }
-
-    /// A QUIC connection whose path fails (it goes silent, or breaks at the transport
-    /// level) marks the origin's HTTP/3 broken: requests the retry policy re-sends then go
-    /// over TCP, and so do the origin's next connections until the back-off expires.
-    fn watch_path(&self, origin: &Origin, quic: QuicConnection, http3: Http3Mode) {
-        if http3 == Http3Mode::Only {
-            return;
-        }
-        let broken = Arc::clone(&self.broken);
-        let origin = origin.clone();
-        tokio::spawn(async move {
-            if quic.path_failed().await {
-                tracing::debug!(%origin, "QUIC path failed; preferring TCP");
-                broken.mark(&origin);
-            }
-        });
+        self.connect_inner(origin, policy, http3).await
     }
 
     async fn connect_inner(

@@ -67,16 +67,6 @@ impl AnyConnection {
     }
 }
 
-impl AnyConnection {
-    /// The QUIC connection, if this is one.
-    pub(crate) fn as_quic(&self) -> Option<&QuicConnection> {
-        match &self.transport {
-            Transport::Quic(q) => Some(q),
-            Transport::Tcp(_) => None,
-        }
-    }
-}
-
 fn with_race(info: &Arc<ConnectionInfo>, race: Option<Race>) -> Arc<ConnectionInfo> {
     match race {
         None => Arc::clone(info),
