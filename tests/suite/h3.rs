@@ -181,6 +181,71 @@ async fn h3_goaway_mid_flight_loses_nothing() {
     );
 }
 
+/// A server that sends GOAWAY, answers the requests below it and closes the connection
+/// without resetting the streams above it: the client learns from the GOAWAY's stream id
+/// alone that those requests were not processed, so even POSTs go out again. Every one of
+/// the 300 POSTs is processed exactly once; none fails for want of that knowledge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h3_goaway_then_close_retries_the_unprocessed_posts() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h3_goaway_then_close_after(100)
+        .start()
+        .await
+        .expect("server starts");
+    let client = h3_client();
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let client = client.clone();
+            let url = server.url("/echo");
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .header("x-request-id", i.to_string())
+                    .body(format!("post {i}"))
+                    .send()
+                    .await?;
+                let record = response.record().clone();
+                let body = response.text().await?;
+                assert_eq!(body, format!("post {i}"));
+                Ok::<_, plexus::Error>(record)
+            })
+        })
+        .collect();
+    let mut records = Vec::new();
+    let mut failed = Vec::new();
+    for t in tasks {
+        match t.await.expect("request task does not panic") {
+            Ok(r) => records.push(r),
+            Err(e) => failed.push(e),
+        }
+    }
+    let stats = server.stats();
+    // A POST the client gave up on was one the server may have processed; the server
+    // processed every POST exactly once, so none was abandoned unprocessed.
+    assert!(
+        failed
+            .iter()
+            .all(|e| e.delivery() == plexus::Delivery::MaybeProcessed),
+        "{failed:?}"
+    );
+    assert_eq!(stats.requests, 300, "{stats:?} {failed:?}");
+    assert_eq!(stats.distinct_request_ids, 300);
+    assert!(stats.duplicate_request_ids.is_empty(), "{stats:?}");
+    let beyond_goaway = records
+        .iter()
+        .flat_map(|r| &r.retries)
+        .filter(|e| {
+            e.delivery() == plexus::Delivery::Unprocessed
+                && e.kind() == plexus::ErrorKind::ConnectionClosed
+        })
+        .count();
+    assert!(
+        beyond_goaway > 0,
+        "POSTs above the GOAWAY were re-sent as unprocessed: {records:?}"
+    );
+}
+
 /// CONNECTION_CLOSE reaches every pending request with the server's reason: a pending
 /// POST fails with it; a pending GET (replay-safe, on a reused connection) is re-sent and
 /// its record keeps the reason.

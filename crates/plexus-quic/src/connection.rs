@@ -21,6 +21,7 @@ use plexus_core::{
 use tracing::Instrument;
 
 use crate::connector::QuicConfig;
+use crate::goaway::{GoawaySeen, GoawayTap};
 use crate::peer_params::PeerParams;
 
 type H3Send = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
@@ -32,9 +33,16 @@ type H3SendStream = h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes
 pub struct QuicConnection {
     pub(crate) shared: Arc<ConnectionShared>,
     sender: H3Send,
-    quic: quinn::Connection,
+    link: Link,
     handshake: Arc<Handshake>,
+}
+
+/// The QUIC connection under the HTTP/3 one, with what its failures are judged by.
+#[derive(Clone)]
+struct Link {
+    quic: quinn::Connection,
     path: Arc<PathWatch>,
+    goaway: Arc<GoawaySeen>,
 }
 
 /// Called with the origin when a QUIC connection's network path fails.
@@ -58,12 +66,8 @@ impl PathWatch {
 /// The connection ended: records why (with the peer's reason phrase), and reports a path
 /// failure (no answer until the idle timeout, a transport error) to the hook — at once,
 /// in the task that saw it, so that a request re-sent because of it already knows.
-fn ended(
-    shared: &ConnectionShared,
-    quic: &quinn::Connection,
-    path: &PathWatch,
-    h3_end: Option<&H3ConnectionError>,
-) {
+fn ended(shared: &ConnectionShared, link: &Link, h3_end: Option<&H3ConnectionError>) {
+    let Link { quic, path, .. } = link;
     let failed = matches!(
         quic.close_reason(),
         Some(
@@ -174,7 +178,12 @@ pub(crate) async fn establish(
     early: Option<EarlyDataOutcome>,
     path_hook: Option<PathFailureHook>,
 ) -> Result<QuicConnection, Error> {
-    let path = Arc::new(PathWatch::new(path_hook));
+    let link = Link {
+        quic,
+        path: Arc::new(PathWatch::new(path_hook)),
+        goaway: Arc::default(),
+    };
+    let quic = &link.quic;
     let connected = Instant::now();
     let alpn = quic
         .handshake_data()
@@ -206,7 +215,7 @@ pub(crate) async fn establish(
         race: None,
     };
     let (mut driver, sender) = h3::client::builder()
-        .build::<_, _, Bytes>(h3_quinn::Connection::new(quic.clone()))
+        .build::<_, _, Bytes>(GoawayTap::new(quic.clone(), Arc::clone(&link.goaway)))
         .await
         .map_err(|e| {
             Error::new(ErrorKind::Protocol)
@@ -236,8 +245,7 @@ pub(crate) async fn establish(
         protocol = "h3",
     );
     let driver_shared = Arc::clone(&shared);
-    let driver_quic = quic.clone();
-    let driver_path = Arc::clone(&path);
+    let driver_link = link.clone();
     tokio::spawn(
         async move {
             let end = poll_fn(|cx| {
@@ -245,7 +253,7 @@ pub(crate) async fn establish(
                 driver.poll_close(cx)
             })
             .await;
-            ended(&driver_shared, &driver_quic, &driver_path, Some(&end));
+            ended(&driver_shared, &driver_link, Some(&end));
         }
         .instrument(span),
     );
@@ -257,8 +265,7 @@ pub(crate) async fn establish(
                 outcome,
                 Arc::clone(&handshake),
                 Arc::clone(&shared),
-                quic.clone(),
-                Arc::clone(&path),
+                link.clone(),
             ));
             handshake
         }
@@ -266,9 +273,8 @@ pub(crate) async fn establish(
     Ok(QuicConnection {
         shared,
         sender,
-        quic,
+        link,
         handshake,
-        path,
     })
 }
 
@@ -281,15 +287,15 @@ async fn watch_early_data(
     outcome: EarlyDataOutcome,
     handshake: Arc<Handshake>,
     shared: Arc<ConnectionShared>,
-    quic: quinn::Connection,
-    path: Arc<PathWatch>,
+    link: Link,
 ) {
+    let quic = &link.quic;
     if outcome.accepted.await {
         handshake.finish(Handshake::DONE);
         return;
     }
     if quic.close_reason().is_some() {
-        ended(&shared, &quic, &path, None);
+        ended(&shared, &link, None);
         handshake.finish(Handshake::FAILED);
         return;
     }
@@ -336,7 +342,7 @@ fn closed_cause(quic: &quinn::Connection, h3_end: Option<&H3ConnectionError>) ->
 impl QuicConnection {
     /// The QUIC connection underneath (for statistics and tests).
     pub fn quic(&self) -> &quinn::Connection {
-        &self.quic
+        &self.link.quic
     }
 
     pub(crate) fn send_request(
@@ -345,16 +351,15 @@ impl QuicConnection {
     ) -> impl Future<Output = Result<Response<QuicBody>, SendError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         let mut sender = self.sender.clone();
-        let quic = self.quic.clone();
+        let link = self.link.clone();
         let handshake = Arc::clone(&self.handshake);
-        let path = Arc::clone(&self.path);
         async move {
             // Early data may be replayed by an attacker: only replay-safe requests go in
             // 0-RTT; the others wait for the handshake.
             // Early while quinn has not yet read the server's handshake flight: a stream
             // opened now goes in 0-RTT packets.
             let mut early =
-                handshake.state() == Handshake::PENDING && quic.handshake_data().is_none();
+                handshake.state() == Handshake::PENDING && link.quic.handshake_data().is_none();
             if early && !plexus_core::is_replay_safe(&request) {
                 handshake.wait().await;
                 early = false;
@@ -374,7 +379,7 @@ impl QuicConnection {
             let head = Request::from_parts(parts, ());
             let stream = match sender.send_request(head).await {
                 Ok(s) => s,
-                Err(e) => return Err(open_failed(e, &shared, &quic, &path)),
+                Err(e) => return Err(open_failed(e, &shared, &link)),
             };
             let stream_id = stream.id().into_inner();
             tracing::trace!(stream_id, "request sent");
@@ -427,7 +432,7 @@ impl QuicConnection {
                             _ => {}
                         }
                     }
-                    return Err(SendError::new(stream_failed(e, &shared, &quic, &path)));
+                    return Err(SendError::new(stream_failed(e, stream_id, &shared, &link)));
                 }
             };
             let (mut head, ()) = response.into_parts();
@@ -445,8 +450,7 @@ impl QuicConnection {
                 QuicBody {
                     recv,
                     in_flight: Some(in_flight),
-                    quic,
-                    path,
+                    link,
                     upload,
                     data_done: false,
                     remaining,
@@ -478,12 +482,7 @@ async fn send_body(mut body: Body, mut send: H3SendStream) -> Result<(), Error> 
 }
 
 /// `send_request` failed: the stream was not opened (or its head not written).
-fn open_failed(
-    e: StreamError,
-    shared: &Arc<ConnectionShared>,
-    quic: &quinn::Connection,
-    path: &PathWatch,
-) -> SendError {
+fn open_failed(e: StreamError, shared: &Arc<ConnectionShared>, link: &Link) -> SendError {
     match e {
         StreamError::RemoteClosing { .. } => {
             // The server sent GOAWAY: no new request on this connection.
@@ -505,20 +504,22 @@ fn open_failed(
                 .with_protocol(Protocol::Http3),
         ),
         StreamError::ConnectionError { .. } => {
-            ended(shared, quic, path, None);
+            ended(shared, link, None);
             SendError::new(shared.unavailable())
         }
-        other => SendError::new(stream_failed(other, shared, quic, path)),
+        // Not opened: no stream id yet, so none the server's GOAWAY could exclude.
+        other => SendError::new(stream_failed(other, u64::MAX, shared, link)),
     }
 }
 
 /// A request stream failed after it was opened.
 fn stream_failed(
     e: StreamError,
+    stream_id: u64,
     shared: &Arc<ConnectionShared>,
-    quic: &quinn::Connection,
-    path: &PathWatch,
+    link: &Link,
 ) -> Error {
+    let quic = &link.quic;
     let error = match &e {
         StreamError::RemoteTerminate { code, .. } if *code == Code::H3_REQUEST_REJECTED => {
             Error::new(ErrorKind::Refused).with_message("H3_REQUEST_REJECTED")
@@ -527,11 +528,11 @@ fn stream_failed(
             Error::new(ErrorKind::StreamReset).with_message(format!("stream reset ({code})"))
         }
         StreamError::ConnectionError { .. } => {
-            ended(shared, quic, path, None);
-            return shared
+            ended(shared, link, None);
+            shared
                 .close_cause()
                 .unwrap_or_else(|| closed_cause(quic, None))
-                .with_delivery(Delivery::MaybeProcessed);
+                .with_delivery(Delivery::MaybeProcessed)
         }
         StreamError::StreamError { code, reason, .. } => Error::new(ErrorKind::Protocol)
             .with_message(format!("HTTP/3 stream error {code}: {reason}")),
@@ -545,6 +546,21 @@ fn stream_failed(
             None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
         },
     };
+    let error = match link.goaway.id() {
+        // RFC 9114 §5.2: the server did not process a request at or above its GOAWAY's id,
+        // however the stream ended.
+        Some(last) if stream_id >= last => {
+            let message = format!(
+                "{}; not processed: stream {stream_id} is at or above the server's GOAWAY \
+                 ({last})",
+                error.message().unwrap_or("the stream failed")
+            );
+            error
+                .with_message(message)
+                .with_delivery(Delivery::Unprocessed)
+        }
+        _ => error,
+    };
     error
         .with_source(e)
         .with_origin(&shared.info().origin)
@@ -555,8 +571,7 @@ fn stream_failed(
 pub struct QuicBody {
     recv: H3RecvStream,
     in_flight: Option<InFlight>,
-    quic: quinn::Connection,
-    path: Arc<PathWatch>,
+    link: Link,
     upload: Option<tokio::task::JoinHandle<Result<(), Error>>>,
     data_done: bool,
     /// Bytes still to come, from `Content-Length`.
@@ -586,7 +601,8 @@ impl Drop for QuicBody {
 impl QuicBody {
     fn fail(&mut self, e: StreamError) -> Error {
         let error = match self.in_flight.take() {
-            Some(g) => stream_failed(e, g.shared(), &self.quic, &self.path),
+            // The response has begun: the server took the request, whatever its GOAWAY says.
+            Some(g) => stream_failed(e, self.recv.id().into_inner(), g.shared(), &self.link),
             None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
         };
         error.with_delivery(Delivery::MaybeProcessed)

@@ -22,7 +22,9 @@ use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, E
 
 mod connection;
 mod connector;
+mod goaway;
 mod peer_params;
+mod varint;
 
 pub use connection::{PathFailureHook, QuicBody, QuicConnection};
 pub use connector::{QuicConfig, QuicConnector};

@@ -18,6 +18,8 @@ use quinn::{ConnectError, ConnectionId, Side};
 use quinn_proto::transport_parameters::TransportParameters;
 use quinn_proto::TransportError;
 
+use crate::varint::read_varint;
+
 /// The transport parameter id of `initial_max_streams_bidi` (RFC 9000 §18.2).
 const INITIAL_MAX_STREAMS_BIDI: u64 = 0x08;
 
@@ -147,36 +149,9 @@ fn find_varint_param(mut buf: &[u8], id: u64) -> Option<u64> {
     None
 }
 
-/// A QUIC variable-length integer (RFC 9000 §16).
-fn read_varint(buf: &[u8]) -> Option<(u64, &[u8])> {
-    let first = *buf.first()?;
-    let len = 1usize << (first >> 6);
-    let bytes = buf.get(..len)?;
-    let mut value = u64::from(first & 0x3f);
-    for b in &bytes[1..] {
-        value = (value << 8) | u64::from(*b);
-    }
-    Some((value, &buf[len..]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_varints_of_every_length() {
-        assert_eq!(read_varint(&[0x25]), Some((37, &[][..])));
-        assert_eq!(read_varint(&[0x7b, 0xbd]).map(|v| v.0), Some(15_293));
-        assert_eq!(
-            read_varint(&[0x9d, 0x7f, 0x3e, 0x7d]).map(|v| v.0),
-            Some(494_878_333)
-        );
-        assert_eq!(
-            read_varint(&[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c]).map(|v| v.0),
-            Some(151_288_809_941_952_652)
-        );
-        assert_eq!(read_varint(&[0x40]), None, "truncated");
-    }
 
     #[test]
     fn finds_a_parameter_among_others() {

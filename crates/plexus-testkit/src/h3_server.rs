@@ -25,6 +25,9 @@ type Stream = RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 pub(crate) struct H3Options {
     pub(crate) max_streams: u32,
     pub(crate) goaway_after: Option<u64>,
+    /// After the GOAWAY: leave later streams alone (no reset) and close the connection
+    /// once the accepted requests are answered.
+    pub(crate) goaway_then_close: bool,
     pub(crate) reject_0rtt: bool,
 }
 
@@ -33,6 +36,7 @@ impl Default for H3Options {
         H3Options {
             max_streams: 1000,
             goaway_after: None,
+            goaway_then_close: false,
             reject_0rtt: false,
         }
     }
@@ -131,6 +135,7 @@ async fn serve_connection(
     let conn_counters = counters.connection("h3");
     let mut handshake = Some(handshake);
     let mut accepted = 0u64;
+    let mut handlers = Vec::new();
     loop {
         let resolver = match h3.accept().await {
             Ok(Some(r)) => r,
@@ -149,12 +154,37 @@ async fn serve_connection(
             counters.early_request(request.method().as_str(), request.uri().path());
         }
         let guard = counters.begin(&conn_counters, stream_id);
-        tokio::spawn(handle(request, stream, guard, conn.clone()));
+        let handler = tokio::spawn(handle(request, stream, guard, conn.clone()));
+        if opts.goaway_then_close {
+            handlers.push(handler);
+        }
         if opts.goaway_after == Some(accepted) {
-            // GOAWAY naming the next stream id: requests above it are rejected.
+            // GOAWAY naming the last accepted stream: requests above it are not processed.
             let _ = h3.shutdown(0).await;
+            if opts.goaway_then_close {
+                close_after(&conn, handlers).await;
+                return;
+            }
         }
     }
+}
+
+/// Answers the accepted requests, then closes the connection (H3_NO_ERROR, RFC 9114
+/// §5.2) without ever reading or resetting the streams the client opened after them. A
+/// short settle first lets the client acknowledge the GOAWAY and the last responses, which
+/// the close would otherwise discard.
+async fn close_after(conn: &quinn::Connection, handlers: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handlers {
+        let _ = h.await;
+    }
+    tokio::time::sleep(conn.rtt() * 4 + std::time::Duration::from_millis(25)).await;
+    conn.close(
+        h3::error::Code::H3_NO_ERROR
+            .value()
+            .try_into()
+            .unwrap_or_default(),
+        b"done",
+    );
 }
 
 /// Whether the connection's handshake has completed (the future resolves then).

@@ -159,6 +159,16 @@ impl ServerBuilder {
         self
     }
 
+    /// HTTP/3: send GOAWAY after `n` requests on a connection, answer those, then close the
+    /// connection — without resetting the streams opened after the GOAWAY, which the client
+    /// learns were not processed only from the GOAWAY's stream id.
+    pub fn h3_goaway_then_close_after(mut self, n: u64) -> Self {
+        let h3 = self.h3.get_or_insert_with(H3Options::default);
+        h3.goaway_after = Some(n.max(1));
+        h3.goaway_then_close = true;
+        self
+    }
+
     /// HTTP/3: reject 0-RTT early data (the handshake still succeeds).
     pub fn reject_0rtt(mut self) -> Self {
         self.h3.get_or_insert_with(H3Options::default).reject_0rtt = true;
