@@ -44,8 +44,9 @@ impl Default for PoolConfig {
 /// the first is going away).
 ///
 /// * **Always, whatever the method**: the request was not sent at all, or the server
-///   provably did not process it (h2 `REFUSED_STREAM`, a stream above a GOAWAY's last
-///   stream id, a connection that was draining or closed when the request reached it).
+///   provably did not process it (h2 `REFUSED_STREAM`, h3 `H3_REQUEST_REJECTED`, a
+///   stream above an h2 GOAWAY's last stream id or at or above an h3 GOAWAY's id, a
+///   connection that was draining or closed when the request reached it).
 ///   Such a failure while the origin keeps answering other requests is the server
 ///   rotating its connections (nginx's `keepalive_requests` ends one every N requests
 ///   and refuses what is above its GOAWAY) and costs nothing; failures while no response

@@ -136,6 +136,8 @@ async fn serve_connection(
     let mut handshake = Some(handshake);
     let mut accepted = 0u64;
     let mut handlers = Vec::new();
+    // The stream id in our GOAWAY, once sent: requests at or above it are not processed.
+    let mut goaway_id = None;
     loop {
         let resolver = match h3.accept().await {
             Ok(Some(r)) => r,
@@ -145,9 +147,17 @@ async fn serve_connection(
         // handshake's end, so the handshake reads as complete by now; one that reads as
         // incomplete came in 0-RTT.
         let early = !handshake_complete(&mut handshake);
-        let Ok((request, stream)) = resolver.resolve_request().await else {
+        let Ok((request, mut stream)) = resolver.resolve_request().await else {
             continue;
         };
+        if goaway_id.is_some_and(|id| stream.id().into_inner() >= id) {
+            // h3 itself rejects only the streams above the id; RFC 9114 §5.2 leaves the
+            // one at the id unprocessed too.
+            stream.stop_sending(h3::error::Code::H3_REQUEST_REJECTED);
+            stream.stop_stream(h3::error::Code::H3_REQUEST_REJECTED);
+            counters.refused();
+            continue;
+        }
         accepted += 1;
         let stream_id = u32::try_from(stream.id().into_inner()).unwrap_or(u32::MAX);
         if early {
@@ -159,14 +169,21 @@ async fn serve_connection(
             handlers.push(handler);
         }
         if opts.goaway_after == Some(accepted) {
-            // GOAWAY naming the last accepted stream: requests above it are not processed.
-            let _ = h3.shutdown(0).await;
+            // GOAWAY naming the next stream id (h3's count of one more request): requests
+            // from there on are not processed.
+            let _ = h3.shutdown(1).await;
+            goaway_id = Some(stream_id_after(u64::from(stream_id)));
             if opts.goaway_then_close {
                 close_after(&conn, handlers).await;
                 return;
             }
         }
     }
+}
+
+/// The id of the next client-initiated bidirectional stream after `id`.
+fn stream_id_after(id: u64) -> u64 {
+    id + 4
 }
 
 /// Answers the accepted requests, then closes the connection (H3_NO_ERROR, RFC 9114
