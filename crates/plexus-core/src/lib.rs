@@ -24,6 +24,7 @@
 pub mod alt_svc;
 mod body;
 mod connection;
+mod either_body;
 mod error;
 mod origin;
 mod record;
@@ -35,6 +36,7 @@ pub use connection::{
     Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState, Protocol,
     Race, SendError, StreamId, TlsInfo,
 };
+pub use either_body::EitherBody;
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};
 pub use record::{is_replay_safe, EarlyData, Idempotent, RequestRecord};

@@ -15,16 +15,12 @@
 #![warn(missing_docs)]
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::{Request, Response};
-use http_body::{Frame, SizeHint};
 use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, SendError};
 
 mod classify;
@@ -80,43 +76,8 @@ impl From<h2::H2Connection> for TcpConnection {
     }
 }
 
-/// The response body of a [`TcpConnection`].
-#[derive(Debug)]
-pub enum TcpBody {
-    /// From an HTTP/1.1 connection.
-    H1(H1Body),
-    /// From an HTTP/2 stream.
-    H2(H2Body),
-}
-
-impl http_body::Body for TcpBody {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        match self.get_mut() {
-            TcpBody::H1(b) => Pin::new(b).poll_frame(cx),
-            TcpBody::H2(b) => Pin::new(b).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            TcpBody::H1(b) => b.is_end_stream(),
-            TcpBody::H2(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            TcpBody::H1(b) => b.size_hint(),
-            TcpBody::H2(b) => b.size_hint(),
-        }
-    }
-}
+/// The response body of a [`TcpConnection`]: HTTP/1.1 on the left, HTTP/2 on the right.
+pub type TcpBody = plexus_core::EitherBody<H1Body, H2Body>;
 
 impl Connection for TcpConnection {
     type ResponseBody = TcpBody;
@@ -132,11 +93,11 @@ impl Connection for TcpConnection {
         match &self.proto {
             Proto::H1(c) => Either::Left(
                 c.send_request(request)
-                    .map(|r| r.map(|resp| resp.map(TcpBody::H1))),
+                    .map(|r| r.map(|resp| resp.map(TcpBody::Left))),
             ),
             Proto::H2(c) => Either::Right(
                 c.send_request(request)
-                    .map(|r| r.map(|resp| resp.map(TcpBody::H2))),
+                    .map(|r| r.map(|resp| resp.map(TcpBody::Right))),
             ),
         }
     }

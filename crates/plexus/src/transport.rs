@@ -2,16 +2,12 @@
 //! one enum that implements [`Connection`].
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::{Request, Response};
-use http_body::{Frame, SizeHint};
 use plexus_core::{
     Body, Capacity, Connection, ConnectionInfo, ConnectionState, Error, Race, SendError,
 };
@@ -78,41 +74,8 @@ fn with_race(info: &Arc<ConnectionInfo>, race: Option<Race>) -> Arc<ConnectionIn
     }
 }
 
-/// The response body of an [`AnyConnection`].
-#[derive(Debug)]
-pub(crate) enum AnyBody {
-    Tcp(TcpBody),
-    Quic(QuicBody),
-}
-
-impl http_body::Body for AnyBody {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        match self.get_mut() {
-            AnyBody::Tcp(b) => Pin::new(b).poll_frame(cx),
-            AnyBody::Quic(b) => Pin::new(b).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            AnyBody::Tcp(b) => b.is_end_stream(),
-            AnyBody::Quic(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            AnyBody::Tcp(b) => b.size_hint(),
-            AnyBody::Quic(b) => b.size_hint(),
-        }
-    }
-}
+/// The response body of an [`AnyConnection`]: TCP on the left, QUIC on the right.
+pub(crate) type AnyBody = plexus_core::EitherBody<TcpBody, QuicBody>;
 
 impl Connection for AnyConnection {
     type ResponseBody = AnyBody;
@@ -128,11 +91,11 @@ impl Connection for AnyConnection {
         match &self.transport {
             Transport::Tcp(c) => Either::Left(
                 c.send_request(request)
-                    .map(|r| r.map(|resp| resp.map(AnyBody::Tcp))),
+                    .map(|r| r.map(|resp| resp.map(AnyBody::Left))),
             ),
             Transport::Quic(c) => Either::Right(
                 c.send_request(request)
-                    .map(|r| r.map(|resp| resp.map(AnyBody::Quic))),
+                    .map(|r| r.map(|resp| resp.map(AnyBody::Right))),
             ),
         }
     }
