@@ -228,18 +228,12 @@ async fn handle(
     let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
     let mut done = Some(guard);
-    let result = match Route::parse(request.uri().path()) {
-        Route::Hello => {
-            reply(
-                &mut stream,
-                StatusCode::OK,
-                Bytes::from_static(HELLO),
-                &mut done,
-            )
-            .await
-        }
-        Route::Delay(d) => {
-            tokio::time::sleep(d).await;
+    let route = Route::parse(request.uri().path());
+    if let Route::Delay(d) = route {
+        tokio::time::sleep(d).await;
+    }
+    let result = match route {
+        Route::Hello | Route::Delay(_) => {
             reply(
                 &mut stream,
                 StatusCode::OK,
