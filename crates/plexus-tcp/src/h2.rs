@@ -10,11 +10,16 @@
 //! limit never has to refuse a stream. A PING sent right after the preface tells when the
 //! SETTINGS have been read: the server sends its SETTINGS first, so by the time its PING
 //! ACK arrives they have been applied.
+//!
+//! After that, PINGs keep watch over the connection's health (see [`crate::h2_health`]):
+//! a server silent for [`H2Settings::keep_alive_interval`] is PINGed, and one that does
+//! not answer within [`H2Settings::keep_alive_timeout`] has its connection retired.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -29,6 +34,7 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::classify;
+use crate::h2_health::{Heard, KeepAlive, Listening, Probing};
 use crate::io::MaybeTls;
 use plexus_core::{ConnectionShared as Shared, InFlight};
 
@@ -49,6 +55,11 @@ pub struct H2Settings {
     pub streams_before_settings: usize,
     /// Never open more streams than this on one connection, whatever the peer allows.
     pub max_concurrent_streams: usize,
+    /// PING the server when nothing has been read from it for this long, whether the
+    /// connection is idle or waiting for responses; `None` never PINGs for health.
+    pub keep_alive_interval: Option<Duration>,
+    /// How long a health PING may go unanswered before the connection is retired.
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for H2Settings {
@@ -60,6 +71,8 @@ impl Default for H2Settings {
             max_header_list_size: 256 * 1024,
             streams_before_settings: 1,
             max_concurrent_streams: usize::MAX,
+            keep_alive_interval: Some(Duration::from_secs(30)),
+            keep_alive_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +82,8 @@ impl Default for H2Settings {
 pub(crate) struct H2Connection {
     pub(crate) shared: Arc<Shared>,
     sender: SendRequest<Bytes>,
+    /// Set while a health PING is outstanding.
+    probing: Option<Probing>,
 }
 
 /// Runs the h2 handshake on an established byte stream and spawns the driver.
@@ -84,6 +99,8 @@ pub(crate) async fn handshake(
         .max_frame_size(settings.max_frame_size)
         .max_header_list_size(settings.max_header_list_size)
         .enable_push(false);
+    let heard = Heard::new();
+    let io = Listening::new(io, Arc::clone(&heard));
     let (sender, mut conn) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
         Error::new(ErrorKind::Protocol)
             .with_message("HTTP/2 handshake failed")
@@ -101,8 +118,13 @@ pub(crate) async fn handshake(
         origin = %shared.info().origin,
         protocol = "h2",
     );
+    let keep_alive = settings
+        .keep_alive_interval
+        .map(|every| KeepAlive::new(every, settings.keep_alive_timeout, heard));
+    let probing = keep_alive.as_ref().map(KeepAlive::probing);
     let driver = Driver {
         conn,
+        keep_alive,
         ping,
         settings_probe,
         probe: Some(sender.clone()),
@@ -112,7 +134,11 @@ pub(crate) async fn handshake(
     };
     driver.publish_limit();
     tokio::spawn(driver.instrument(span));
-    Ok(H2Connection { shared, sender })
+    Ok(H2Connection {
+        shared,
+        sender,
+        probing,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +148,8 @@ enum SettingsProbe {
 }
 
 struct Driver {
-    conn: H2Conn<MaybeTls, Bytes>,
+    conn: H2Conn<Listening<MaybeTls>, Bytes>,
+    keep_alive: Option<KeepAlive>,
     ping: Option<PingPong>,
     settings_probe: SettingsProbe,
     /// A sender kept only to observe the connection: once GOAWAY (or a connection error)
@@ -168,6 +195,21 @@ impl Future for Driver {
         }
         this.publish_limit();
 
+        if this.settings_probe == SettingsProbe::Known {
+            if let (Some(keep_alive), Some(ping)) = (this.keep_alive.as_mut(), this.ping.as_mut()) {
+                if let Poll::Ready(dead) = keep_alive.poll(cx, ping) {
+                    tracing::debug!(silent_for = ?dead.silent_for, "PING unanswered: retiring");
+                    this.shared.advance(ConnectionState::Closed, || {
+                        Error::new(ErrorKind::ConnectionClosed).with_message(format!(
+                            "the server did not answer a PING (silent for {} ms)",
+                            dead.silent_for.as_millis()
+                        ))
+                    });
+                    return Poll::Ready(());
+                }
+            }
+        }
+
         if let Some(probe) = this.probe.as_mut() {
             if let Poll::Ready(Err(e)) = probe.poll_ready(cx) {
                 stop_new_streams(&this.shared, e);
@@ -206,7 +248,13 @@ impl H2Connection {
     ) -> impl Future<Output = Result<Response<H2Body>, SendError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         let mut sender = self.sender.clone();
+        let probing = self.probing.clone();
         async move {
+            if let Some(mut probing) = probing {
+                // A health PING is out: wait for its answer rather than write to a
+                // connection that may be dead (the driver drops the sender if it is).
+                let _ = probing.wait_for(|outstanding| !outstanding).await;
+            }
             if shared.state() != ConnectionState::Ready {
                 return Err(SendError::unsent(shared.unavailable(), request));
             }

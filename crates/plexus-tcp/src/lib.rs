@@ -27,6 +27,7 @@ mod classify;
 mod connector;
 mod h1;
 mod h2;
+mod h2_health;
 mod happy_eyeballs;
 mod io;
 mod keep_alive;

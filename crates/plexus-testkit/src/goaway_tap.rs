@@ -5,7 +5,7 @@
 //! it cannot say "I processed up to stream 199; the 200 streams above it were not
 //! processed". This tap sits between the h2 server and its socket, tracks frame
 //! boundaries on the write side, and at the next boundary after [`GoawayControl::inject`]
-//! writes `GOAWAY(last_stream_id, NO_ERROR)`. Once injected, it drops any GOAWAY the
+//! writes `GOAWAY(last_stream_id, NO_ERROR)` (or another error code). Once injected, it drops any GOAWAY the
 //! library writes itself, so the peer never sees the last stream id go up (which would be
 //! a protocol error).
 
@@ -25,11 +25,18 @@ const GOAWAY: u8 = 0x7;
 #[derive(Debug, Default)]
 pub(crate) struct GoawayControl {
     last_stream_id: AtomicU32,
+    error_code: AtomicU32,
 }
 
 impl GoawayControl {
     /// Sends GOAWAY with `last_stream_id` at the next frame boundary.
     pub(crate) fn inject(&self, last_stream_id: u32) {
+        self.inject_with_error(last_stream_id, 0);
+    }
+
+    /// Sends GOAWAY with `last_stream_id` and `error_code` at the next frame boundary.
+    pub(crate) fn inject_with_error(&self, last_stream_id: u32, error_code: u32) {
+        self.error_code.store(error_code, Ordering::Release);
         self.last_stream_id
             .store(last_stream_id.max(1), Ordering::Release);
     }
@@ -82,10 +89,11 @@ impl<IO> GoawayTap<IO> {
             frame[2] = 8; // payload length
             frame[3] = GOAWAY;
             frame[9..13].copy_from_slice(&(last & 0x7fff_ffff).to_be_bytes());
-            // error code NO_ERROR (0) in frame[13..17]
+            let code = self.control.error_code.load(Ordering::Acquire);
+            frame[13..17].copy_from_slice(&code.to_be_bytes());
             self.pending.extend_from_slice(&frame);
             self.injected = true;
-            tracing::debug!(last, "injected GOAWAY");
+            tracing::debug!(last, code, "injected GOAWAY");
         }
     }
 

@@ -11,13 +11,15 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::routes::{self, Route, HELLO};
+use crate::faults::ConnFaults;
+use crate::routes::{self, Route, HELLO, STALL_AT};
 use crate::stats::{Counters, InFlight};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -49,7 +51,7 @@ struct Activity {
     used_up: tokio::sync::Notify,
 }
 
-pub(crate) async fn serve<IO>(io: IO, opts: H1Options, counters: Arc<Counters>)
+pub(crate) async fn serve<IO>(io: IO, opts: H1Options, counters: Arc<Counters>, fault: ConnFaults)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -66,7 +68,13 @@ where
         let activity = Arc::clone(&activity);
         service_fn(move |req| {
             let guard = counters.begin(&conn_counters, 0);
-            handle(req, opts.clone(), Arc::clone(&activity), guard)
+            handle(
+                req,
+                opts.clone(),
+                Arc::clone(&activity),
+                guard,
+                fault.clone(),
+            )
         })
     };
     let conn = hyper::server::conn::http1::Builder::new()
@@ -109,11 +117,26 @@ async fn handle(
     opts: H1Options,
     activity: Arc<Activity>,
     guard: InFlight,
+    fault: ConnFaults,
 ) -> Result<Response<ResponseBody>, Infallible> {
     activity.busy.fetch_add(1, Ordering::AcqRel);
+    let n = activity.served.fetch_add(1, Ordering::AcqRel) + 1;
+    if fault.faults.black_hole(n) {
+        tracing::debug!(
+            n,
+            "test server: HTTP/1.1 connection turns into a black hole"
+        );
+        fault.switch.freeze();
+        return std::future::pending().await;
+    }
+    if fault.faults.close_on_reuse(n) {
+        tracing::debug!(n, "test server: closing the connection the client reuses");
+        fault.switch.kill();
+        // Writing this head fails: the connection closes, nothing answered.
+        return Ok(full(StatusCode::SERVICE_UNAVAILABLE, Bytes::new()));
+    }
     let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
-    let n = activity.served.fetch_add(1, Ordering::AcqRel) + 1;
     let (parts, body) = request.into_parts();
     let mut response = match Route::parse(parts.uri.path()) {
         Route::Hello => full(StatusCode::OK, Bytes::from_static(HELLO)),
@@ -138,6 +161,8 @@ async fn handle(
             StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
             Bytes::new(),
         ),
+        Route::Abort(len) => abort(len, fault.clone()),
+        Route::Stall(pause) => stall(pause),
         Route::Close | Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
     };
     if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {
@@ -191,6 +216,49 @@ fn pattern(len: u64) -> Response<ResponseBody> {
     let mut r = Response::new(StreamBody::new(chunks).boxed());
     r.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    r
+}
+
+/// `/abort/N`: announces N + 1 bytes, sends N, then kills the connection.
+fn abort(len: u64, fault: ConnFaults) -> Response<ResponseBody> {
+    let chunks = futures_util::stream::unfold(0u8, move |step| {
+        let fault = fault.clone();
+        async move {
+            match step {
+                0 => Some((routes::pattern(0, len as usize), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    fault.switch.kill();
+                    // Writing this fails: the connection dies mid-body.
+                    Some((Bytes::from_static(b"x"), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    let chunks = futures_util::StreamExt::map(chunks, |b| Ok::<_, BoxError>(Frame::data(b)));
+    let mut r = Response::new(StreamBody::new(chunks).boxed());
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len + 1));
+    r
+}
+
+/// `/stall/MS`: the first bytes of `Hello, World!`, a pause, the rest.
+fn stall(pause: Duration) -> Response<ResponseBody> {
+    let chunks = futures_util::stream::unfold(0u8, move |step| async move {
+        match step {
+            0 => Some((Bytes::from_static(&HELLO[..STALL_AT]), 1)),
+            1 => {
+                tokio::time::sleep(pause).await;
+                Some((Bytes::from_static(&HELLO[STALL_AT..]), 2))
+            }
+            _ => None,
+        }
+    });
+    let chunks = futures_util::StreamExt::map(chunks, |b| Ok::<_, BoxError>(Frame::data(b)));
+    let mut r = Response::new(StreamBody::new(chunks).boxed());
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(HELLO.len()));
     r
 }
 

@@ -9,8 +9,9 @@ use h2::{RecvStream, SendStream};
 use http::{Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::faults::ConnFaults;
 use crate::goaway_tap::{GoawayControl, GoawayTap};
-use crate::routes::{self, Route, HELLO};
+use crate::routes::{self, Route, HELLO, STALL_AT};
 use crate::stats::{Counters, InFlight};
 
 /// h2 settings of a test server.
@@ -18,13 +19,15 @@ use crate::stats::{Counters, InFlight};
 pub(crate) struct H2Options {
     pub(crate) max_concurrent_streams: Option<u32>,
     pub(crate) goaway_after: Option<u64>,
+    /// The GOAWAY carries `INTERNAL_ERROR`, and the connection is killed shortly after.
+    pub(crate) goaway_abort: bool,
     pub(crate) stream_window: u32,
     pub(crate) connection_window: u32,
     /// An `Alt-Svc` header value to send with every response.
     pub(crate) alt_svc: Option<http::HeaderValue>,
 }
 
-pub(crate) async fn serve<IO>(io: IO, opts: H2Options, counters: Arc<Counters>)
+pub(crate) async fn serve<IO>(io: IO, opts: H2Options, counters: Arc<Counters>, fault: ConnFaults)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -32,9 +35,9 @@ where
         Some(n) => {
             let control = Arc::new(GoawayControl::default());
             let tap = GoawayTap::new(io, Arc::clone(&control));
-            serve_conn(tap, &opts, counters, Some((n, control))).await;
+            serve_conn(tap, &opts, counters, Some((n, control)), fault).await;
         }
-        None => serve_conn(io, &opts, counters, None).await,
+        None => serve_conn(io, &opts, counters, None, fault).await,
     }
 }
 
@@ -43,6 +46,7 @@ async fn serve_conn<IO>(
     opts: &H2Options,
     counters: Arc<Counters>,
     goaway: Option<(u64, Arc<GoawayControl>)>,
+    fault: ConnFaults,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -68,7 +72,18 @@ async fn serve_conn<IO>(
             break;
         };
         let stream_id = respond.stream_id().as_u32();
+        if fault.faults.refuse_next() {
+            counters.refused();
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            continue;
+        }
         accepted += 1;
+        if fault.faults.black_hole(accepted) {
+            tracing::debug!(stream_id, "test server: connection turns into a black hole");
+            fault.switch.freeze();
+            let _keep = (request, respond, conn);
+            return std::future::pending().await;
+        }
         if let Some((limit, control)) = &goaway {
             if accepted > *limit {
                 // Above the injected GOAWAY's last stream id: not processed.
@@ -76,12 +91,39 @@ async fn serve_conn<IO>(
                 respond.send_reset(h2::Reason::REFUSED_STREAM);
                 continue;
             }
-            if accepted == *limit {
+            if accepted == *limit && opts.goaway_abort {
+                control.inject_with_error(stream_id, u32::from(h2::Reason::INTERNAL_ERROR));
+                let switch = Arc::clone(&fault.switch);
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    tracing::debug!(
+                        "test server: killing the connection after GOAWAY(INTERNAL_ERROR)"
+                    );
+                    switch.kill();
+                });
+            } else if accepted == *limit {
                 control.inject(stream_id);
             }
         }
         let guard = counters.begin(&conn_counters, stream_id);
-        tokio::spawn(handle(request, respond, guard, opts.alt_svc.clone()));
+        let handler = tokio::spawn(handle(
+            request,
+            respond,
+            guard,
+            opts.alt_svc.clone(),
+            fault.clone(),
+        ));
+        if fault.faults.plan.black_hole_after == Some(accepted) {
+            // Once the last request it serves is answered, the connection goes silent,
+            // idle or not.
+            let switch = Arc::clone(&fault.switch);
+            tokio::spawn(async move {
+                let _ = handler.await;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tracing::debug!("test server: h2 connection turns into a black hole");
+                switch.freeze();
+            });
+        }
     }
 }
 
@@ -90,6 +132,7 @@ async fn handle(
     respond: SendResponse<Bytes>,
     guard: InFlight,
     alt_svc: Option<http::HeaderValue>,
+    fault: ConnFaults,
 ) {
     let mut respond = Responder {
         inner: respond,
@@ -130,6 +173,8 @@ async fn handle(
             Bytes::new(),
             &mut done,
         ),
+        Route::Abort(n) => abort(&mut respond, n, &fault, &mut done).await,
+        Route::Stall(d) => stall(&mut respond, d, &mut done).await,
         Route::Close | Route::NotFound => {
             reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done)
         }
@@ -202,6 +247,39 @@ async fn send_pattern(
         sent += len as u64;
     }
     Ok(())
+}
+
+/// `/abort/N`: announces N + 1 bytes, sends N, then kills the connection.
+async fn abort(
+    respond: &mut Responder,
+    n: u64,
+    fault: &ConnFaults,
+    done: &mut Option<InFlight>,
+) -> Result<(), h2::Error> {
+    let mut stream = respond.send_response(head(StatusCode::OK, Some(n + 1)), false)?;
+    if n > 0 {
+        send_flow_controlled(&mut stream, routes::pattern(0, n as usize), false, done).await?;
+    }
+    // Let the bytes reach the socket before it dies.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    done.take();
+    fault.switch.kill();
+    // One more frame wakes the connection to write, which then fails.
+    stream.send_data(Bytes::from_static(b"x"), false)
+}
+
+/// `/stall/MS`: the first bytes of `Hello, World!`, a pause, the rest.
+async fn stall(
+    respond: &mut Responder,
+    pause: std::time::Duration,
+    done: &mut Option<InFlight>,
+) -> Result<(), h2::Error> {
+    let len = Some(HELLO.len() as u64);
+    let mut stream = respond.send_response(head(StatusCode::OK, len), false)?;
+    stream.send_data(Bytes::from_static(&HELLO[..STALL_AT]), false)?;
+    tokio::time::sleep(pause).await;
+    done.take();
+    stream.send_data(Bytes::from_static(&HELLO[STALL_AT..]), true)
 }
 
 async fn echo(

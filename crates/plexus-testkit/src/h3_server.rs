@@ -15,7 +15,8 @@ use h3::server::RequestStream;
 use http::{Request, Response, StatusCode};
 
 use crate::certs::TestCerts;
-use crate::routes::{self, Route, HELLO};
+use crate::faults::Faults;
+use crate::routes::{self, Route, HELLO, STALL_AT};
 use crate::stats::{Counters, InFlight};
 
 type Stream = RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
@@ -97,10 +98,16 @@ impl rustls::server::StoresServerSessions for ForgetfulSessions {
 }
 
 /// Accepts QUIC connections until the endpoint closes.
-pub(crate) async fn serve(endpoint: quinn::Endpoint, opts: H3Options, counters: Arc<Counters>) {
+pub(crate) async fn serve(
+    endpoint: quinn::Endpoint,
+    opts: H3Options,
+    counters: Arc<Counters>,
+    faults: Arc<Faults>,
+) {
     while let Some(incoming) = endpoint.accept().await {
         let opts = opts.clone();
         let counters = Arc::clone(&counters);
+        let faults = Arc::clone(&faults);
         tokio::spawn(async move {
             let Ok(connecting) = incoming.accept() else {
                 return;
@@ -110,7 +117,7 @@ pub(crate) async fn serve(endpoint: quinn::Endpoint, opts: H3Options, counters: 
                 Ok(pair) => pair,
                 Err(_) => return,
             };
-            serve_connection(conn, handshake, opts, counters).await;
+            serve_connection(conn, handshake, opts, counters, &faults).await;
         });
     }
 }
@@ -120,6 +127,7 @@ async fn serve_connection(
     handshake: quinn::ZeroRttAccepted,
     opts: H3Options,
     counters: Arc<Counters>,
+    faults: &Faults,
 ) {
     let _open = counters.quic_accepted();
     let mut h3 = match h3::server::builder()
@@ -150,7 +158,7 @@ async fn serve_connection(
         let Ok((request, mut stream)) = resolver.resolve_request().await else {
             continue;
         };
-        if goaway_id.is_some_and(|id| stream.id().into_inner() >= id) {
+        if goaway_id.is_some_and(|id| stream.id().into_inner() >= id) || faults.refuse_next() {
             // h3 itself rejects only the streams above the id; RFC 9114 §5.2 leaves the
             // one at the id unprocessed too.
             stream.stop_sending(h3::error::Code::H3_REQUEST_REJECTED);
@@ -253,6 +261,18 @@ async fn handle(
             let status = StatusCode::from_u16(s).unwrap_or(StatusCode::OK);
             reply(&mut stream, status, Bytes::new(), &mut done).await
         }
+        Route::Abort(n) => {
+            let len = Some(n + 1);
+            match stream.send_response(head(StatusCode::OK, len)).await {
+                Ok(()) if n > 0 => stream.send_data(routes::pattern(0, n as usize)).await,
+                other => other,
+            }
+            .map(|()| {
+                done.take();
+                stream.stop_stream(h3::error::Code::H3_INTERNAL_ERROR);
+            })
+        }
+        Route::Stall(pause) => stall(&mut stream, pause, &mut done).await,
         Route::Close => {
             conn.close(0x100u32.into(), b"test server closing");
             Ok(())
@@ -286,6 +306,25 @@ async fn reply(
     if !body.is_empty() {
         stream.send_data(body).await?;
     }
+    done.take();
+    stream.finish().await
+}
+
+/// `/stall/MS`: the first bytes of `Hello, World!`, a pause, the rest.
+async fn stall(
+    stream: &mut Stream,
+    pause: std::time::Duration,
+    done: &mut Option<InFlight>,
+) -> Result<(), h3::error::StreamError> {
+    let len = Some(HELLO.len() as u64);
+    stream.send_response(head(StatusCode::OK, len)).await?;
+    stream
+        .send_data(Bytes::from_static(&HELLO[..STALL_AT]))
+        .await?;
+    tokio::time::sleep(pause).await;
+    stream
+        .send_data(Bytes::from_static(&HELLO[STALL_AT..]))
+        .await?;
     done.take();
     stream.finish().await
 }

@@ -19,6 +19,8 @@
 mod black_hole;
 mod certs;
 mod delay_line;
+mod fault_io;
+mod faults;
 mod goaway_tap;
 mod h1_server;
 mod h2_server;

@@ -9,6 +9,8 @@
 //! | `/upload` | reads the whole body, answers `received N bytes` |
 //! | `/status/N` | status N, empty body |
 //! | `/close` | HTTP/3: closes the QUIC connection with reason `test server closing`; others: 404 |
+//! | `/abort/N` | `Content-Length` of N + 1, N bytes of the pattern, then the connection is killed (HTTP/3: the stream is reset) |
+//! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
@@ -20,6 +22,9 @@ use bytes::Bytes;
 
 /// The small body: 13 bytes.
 pub const HELLO: &[u8] = b"Hello, World!";
+
+/// Where `/stall/MS` pauses: after this many bytes of [`HELLO`].
+pub(crate) const STALL_AT: usize = 5;
 
 /// Chunk size for generated bodies.
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -61,6 +66,8 @@ pub(crate) enum Route {
     Upload,
     Status(u16),
     Close,
+    Abort(u64),
+    Stall(Duration),
     NotFound,
 }
 
@@ -78,6 +85,10 @@ impl Route {
             "echo" => Route::Echo,
             "upload" => Route::Upload,
             "close" => Route::Close,
+            "abort" => arg.parse().map_or(Route::NotFound, Route::Abort),
+            "stall" => arg.parse().map_or(Route::NotFound, |ms| {
+                Route::Stall(Duration::from_millis(ms))
+            }),
             "status" => arg
                 .parse()
                 .ok()
@@ -102,6 +113,11 @@ mod tests {
         );
         assert_eq!(Route::parse("/status/503"), Route::Status(503));
         assert_eq!(Route::parse("/bytes/x"), Route::NotFound);
+        assert_eq!(Route::parse("/abort/10"), Route::Abort(10));
+        assert_eq!(
+            Route::parse("/stall/20"),
+            Route::Stall(Duration::from_millis(20))
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ use tokio::task::AbortHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::certs::{test_certs, TestCerts};
+use crate::fault_io::{FaultSwitch, Faulty};
+use crate::faults::{ConnFaults, FaultPlan, Faults};
 use crate::h1_server::{self, H1Options};
 use crate::h2_server::{self, H2Options};
 use crate::h3_server::{self, H3Options};
@@ -40,6 +42,7 @@ pub struct ServerBuilder {
     h1: H1Options,
     h3: Option<H3Options>,
     alt_svc: bool,
+    faults: FaultPlan,
 }
 
 impl ServerBuilder {
@@ -53,6 +56,7 @@ impl ServerBuilder {
             h2: H2Options {
                 max_concurrent_streams: None,
                 goaway_after: None,
+                goaway_abort: false,
                 stream_window: 4 * 1024 * 1024,
                 connection_window: 16 * 1024 * 1024,
                 alt_svc: None,
@@ -60,6 +64,7 @@ impl ServerBuilder {
             h1: H1Options::default(),
             h3: None,
             alt_svc: false,
+            faults: FaultPlan::default(),
         }
     }
 
@@ -192,6 +197,40 @@ impl ServerBuilder {
         self
     }
 
+    /// Fault: refuse every `k`-th stream, counted over the whole server (h2
+    /// `RST_STREAM(REFUSED_STREAM)`, h3 `H3_REQUEST_REJECTED`); refused requests are not
+    /// processed.
+    pub fn refuse_every(mut self, k: u64) -> Self {
+        self.faults.refuse_every = Some(k);
+        self
+    }
+
+    /// Fault (HTTP/1.1, h2): after `n` requests on a connection the connection turns into a
+    /// black hole — nothing read or written again, PINGs unanswered — and later requests
+    /// on it are never processed. h2: 20 ms after the n-th response, idle or not;
+    /// HTTP/1.1: when the next request arrives.
+    pub fn black_hole_after(mut self, n: u64) -> Self {
+        self.faults.black_hole_after = Some(n);
+        self
+    }
+
+    /// Fault (h2): when the `n`-th request of a connection arrives, send GOAWAY with
+    /// `INTERNAL_ERROR` naming it as the last stream (later streams are refused
+    /// unprocessed), and kill the connection 30 ms later, whatever is still in flight.
+    pub fn goaway_error_after(mut self, n: u64) -> Self {
+        self.h2.goaway_after = Some(n.max(1));
+        self.h2.goaway_abort = true;
+        self
+    }
+
+    /// Fault (HTTP/1.1): after `n` requests on a connection, read the next one and close
+    /// the connection without answering or processing it — the server's idle timer firing
+    /// just as the client reuses the connection.
+    pub fn close_on_reuse_after(mut self, n: u64) -> Self {
+        self.faults.close_on_reuse_after = Some(n);
+        self
+    }
+
     /// Binds a fresh port and starts serving.
     pub async fn start(mut self) -> io::Result<TestServer> {
         let ip: IpAddr = if self.ipv6 {
@@ -208,6 +247,7 @@ impl ServerBuilder {
             self.h2.alt_svc = Some(value);
         }
         let counters = Arc::new(Counters::default());
+        let faults = Arc::new(Faults::new(self.faults));
         let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let acceptor = self.tls.then(|| {
             let alpn: &[&[u8]] = match self.speaks {
@@ -227,6 +267,7 @@ impl ServerBuilder {
         let config = Arc::new(self);
         let accept = {
             let counters = Arc::clone(&counters);
+            let faults = Arc::clone(&faults);
             let tasks = Arc::clone(&tasks);
             tokio::spawn(async move {
                 loop {
@@ -239,6 +280,7 @@ impl ServerBuilder {
                         acceptor.clone(),
                         Arc::clone(&config),
                         Arc::clone(&counters),
+                        Arc::clone(&faults),
                     ));
                     if let Ok(mut t) = tasks.lock() {
                         t.retain(|h| !h.is_finished());
@@ -252,6 +294,7 @@ impl ServerBuilder {
                 endpoint.clone(),
                 opts,
                 Arc::clone(&counters),
+                Arc::clone(&faults),
             ));
             QuicSide {
                 endpoint,
@@ -296,8 +339,17 @@ async fn serve_connection(
     acceptor: Option<TlsAcceptor>,
     config: Arc<ServerBuilder>,
     counters: Arc<Counters>,
+    faults: Arc<Faults>,
 ) {
     let _open = counters.tcp_accepted();
+    let switch = Arc::new(FaultSwitch::default());
+    let h2c_preface = acceptor.is_none()
+        && match config.speaks {
+            Speaks::Http2 => true,
+            Speaks::Http1 => false,
+            Speaks::Both => starts_with_h2_preface(&stream).await,
+        };
+    let stream = Faulty::new(stream, Arc::clone(&switch));
     match acceptor {
         Some(acceptor) => {
             let tls = match acceptor.accept(stream).await {
@@ -313,22 +365,19 @@ async fn serve_connection(
                 Speaks::Http1 => false,
                 Speaks::Both => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
             };
+            let fault = ConnFaults { faults, switch };
             if h2 {
-                h2_server::serve(tls, config.h2.clone(), counters).await;
+                h2_server::serve(tls, config.h2.clone(), counters, fault).await;
             } else {
-                h1_server::serve(tls, config.h1.clone(), counters).await;
+                h1_server::serve(tls, config.h1.clone(), counters, fault).await;
             }
         }
         None => {
-            let h2 = match config.speaks {
-                Speaks::Http2 => true,
-                Speaks::Http1 => false,
-                Speaks::Both => starts_with_h2_preface(&stream).await,
-            };
-            if h2 {
-                h2_server::serve(stream, config.h2.clone(), counters).await;
+            let fault = ConnFaults { faults, switch };
+            if h2c_preface {
+                h2_server::serve(stream, config.h2.clone(), counters, fault).await;
             } else {
-                h1_server::serve(stream, config.h1.clone(), counters).await;
+                h1_server::serve(stream, config.h1.clone(), counters, fault).await;
             }
         }
     }

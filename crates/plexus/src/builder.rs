@@ -27,6 +27,7 @@ use crate::transport::Http3Mode;
 /// | HTTP versions | ALPN `h2, http/1.1` on TLS; HTTP/1.1 on cleartext |
 /// | h2 windows | 4 MiB per stream, 16 MiB per connection |
 /// | h2 streams before the server's SETTINGS arrive | 1 |
+/// | [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) / [`timeout`](Self::http2_keep_alive_timeout) | 30 s / 10 s |
 /// | [`happy_eyeballs_delay`](Self::happy_eyeballs_delay) | 250 ms |
 /// | [`http3`](Self::http3) | [`Http3Mode::AltSvc`]: h3 when the origin advertised it |
 /// | [`http3_race_delay`](Self::http3_race_delay) (QUIC's head start over TCP) | 300 ms |
@@ -221,6 +222,23 @@ impl ClientBuilder {
     /// Largest HTTP/2 frame the server may send (default 64 KiB).
     pub fn http2_max_frame_size(mut self, bytes: u32) -> Self {
         self.tcp.h2.max_frame_size = bytes;
+        self
+    }
+
+    /// HTTP/2 health check: PING the server when nothing has been read from it for this
+    /// long, idle or not (default 30 s; `None` disables). Unlike hyper and Go, on by
+    /// default: a silently dead connection is otherwise handed out forever.
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.tcp.h2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long a health PING may go unanswered before its connection is retired (default
+    /// 10 s). Requests in flight on it fail with [`ErrorKind::ConnectionClosed`] (and are
+    /// re-sent when the retry policy allows); new requests wait for the PING's answer, and
+    /// go to a new connection if it never comes.
+    pub fn http2_keep_alive_timeout(mut self, limit: Duration) -> Self {
+        self.tcp.h2.keep_alive_timeout = limit;
         self
     }
 
