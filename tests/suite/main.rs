@@ -8,6 +8,7 @@ mod faults;
 mod goaway;
 mod h3;
 mod http1_pool;
+mod limits;
 mod multiplexing;
 mod peers;
 mod smoke;

@@ -51,6 +51,11 @@ pub enum ErrorKind {
     Protocol,
     /// The request body's source failed while it was being sent.
     RequestBody,
+    /// The response went over a size limit: its head (header bytes or count) or, when
+    /// a body limit is set, its body.
+    TooLarge,
+    /// The response body stalled: no bytes arrived for the read timeout.
+    BodyStalled,
 }
 
 impl ErrorKind {
@@ -71,6 +76,8 @@ impl ErrorKind {
             ErrorKind::ConnectionClosed => "connection closed",
             ErrorKind::Protocol => "HTTP protocol error",
             ErrorKind::RequestBody => "request body failed",
+            ErrorKind::TooLarge => "response too large",
+            ErrorKind::BodyStalled => "response body stalled",
         }
     }
 }
@@ -124,7 +131,9 @@ impl Error {
             | ErrorKind::StreamReset
             | ErrorKind::ConnectionClosed
             | ErrorKind::Protocol
-            | ErrorKind::RequestBody => Delivery::MaybeProcessed,
+            | ErrorKind::RequestBody
+            | ErrorKind::TooLarge
+            | ErrorKind::BodyStalled => Delivery::MaybeProcessed,
         };
         Error {
             inner: Box::new(Inner {
@@ -209,11 +218,15 @@ impl Error {
         self.inner.message.as_deref()
     }
 
-    /// True for every kind of time-out: connect, request deadline, queue wait.
+    /// True for every kind of time-out: connect, request deadline, queue wait, stalled
+    /// body.
     pub fn is_timeout(&self) -> bool {
         matches!(
             self.kind(),
-            ErrorKind::Timeout | ErrorKind::ConnectTimeout | ErrorKind::QueueTimeout
+            ErrorKind::Timeout
+                | ErrorKind::ConnectTimeout
+                | ErrorKind::QueueTimeout
+                | ErrorKind::BodyStalled
         )
     }
 

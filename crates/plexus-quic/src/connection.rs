@@ -215,6 +215,7 @@ pub(crate) async fn establish(
         race: None,
     };
     let (mut driver, sender) = h3::client::builder()
+        .max_field_section_size(config.max_field_section_size)
         .build::<_, _, Bytes>(GoawayTap::new(quic.clone(), Arc::clone(&link.goaway)))
         .await
         .map_err(|e| {
@@ -454,6 +455,7 @@ impl QuicConnection {
                     upload,
                     data_done: false,
                     remaining,
+                    reading: false,
                 },
             ))
         }
@@ -534,6 +536,13 @@ fn stream_failed(
                 .unwrap_or_else(|| closed_cause(quic, None))
                 .with_delivery(Delivery::MaybeProcessed)
         }
+        StreamError::HeaderTooBig {
+            actual_size,
+            max_size,
+            ..
+        } => Error::new(ErrorKind::TooLarge).with_message(format!(
+            "the response head ({actual_size} bytes) is over the {max_size}-byte limit"
+        )),
         StreamError::StreamError { code, reason, .. } => Error::new(ErrorKind::Protocol)
             .with_message(format!("HTTP/3 stream error {code}: {reason}")),
         _ => match quic.close_reason() {
@@ -576,6 +585,9 @@ pub struct QuicBody {
     data_done: bool,
     /// Bytes still to come, from `Content-Length`.
     remaining: Option<u64>,
+    /// The last read of the stream is still pending: h3-quinn has moved the stream into
+    /// its read future, where `stop_sending` cannot reach it (it would panic).
+    reading: bool,
 }
 
 impl std::fmt::Debug for QuicBody {
@@ -591,8 +603,9 @@ impl Drop for QuicBody {
         if let Some(upload) = self.upload.take() {
             upload.abort();
         }
-        if self.in_flight.is_some() {
-            // Dropped before its end: tell the server to stop sending.
+        if self.in_flight.is_some() && !self.reading {
+            // Dropped before its end: tell the server to stop sending. (With a read in
+            // progress, quinn sends STOP_SENDING itself when the stream is dropped.)
             self.recv.stop_sending(Code::H3_REQUEST_CANCELLED);
         }
     }
@@ -619,7 +632,9 @@ impl http_body::Body for QuicBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         if !this.data_done {
-            match this.recv.poll_recv_data(cx) {
+            let polled = this.recv.poll_recv_data(cx);
+            this.reading = polled.is_pending();
+            match polled {
                 Poll::Ready(Ok(Some(mut data))) => {
                     let bytes = data.copy_to_bytes(data.remaining());
                     if let Some(r) = this.remaining.as_mut() {
@@ -632,7 +647,9 @@ impl http_body::Body for QuicBody {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        match this.recv.poll_recv_trailers(cx) {
+        let polled = this.recv.poll_recv_trailers(cx);
+        this.reading = polled.is_pending();
+        match polled {
             Poll::Ready(Ok(Some(trailers))) => {
                 this.in_flight = None;
                 Poll::Ready(Some(Ok(Frame::trailers(trailers))))

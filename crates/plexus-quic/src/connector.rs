@@ -35,6 +35,9 @@ pub struct QuicConfig {
     /// Send replay-safe requests in 0-RTT early data when a session ticket allows it.
     /// Default: true. Requests that are not replay-safe always wait for the handshake.
     pub zero_rtt: bool,
+    /// `SETTINGS_MAX_FIELD_SECTION_SIZE`: the largest response header section accepted.
+    /// Default: 256 KiB, as for h2.
+    pub max_field_section_size: u64,
 }
 
 impl Default for QuicConfig {
@@ -47,6 +50,7 @@ impl Default for QuicConfig {
             receive_window: 16 * 1024 * 1024,
             max_concurrent_streams: usize::MAX,
             zero_rtt: true,
+            max_field_section_size: 256 * 1024,
         }
     }
 }

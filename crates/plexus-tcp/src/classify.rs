@@ -20,6 +20,11 @@ pub(crate) fn h2(e: h2::Error, shared: &Shared) -> Error {
         ))
     } else if e.is_reset() && e.is_remote() && reason == Some(h2::Reason::REFUSED_STREAM) {
         Error::new(ErrorKind::Refused).with_message("REFUSED_STREAM")
+    } else if e.is_reset() && !e.is_remote() && reason == Some(h2::Reason::PROTOCOL_ERROR) {
+        // h2 resets a stream itself with PROTOCOL_ERROR both for a malformed response
+        // head and for one over SETTINGS_MAX_HEADER_LIST_SIZE, and does not say which.
+        Error::new(ErrorKind::Protocol)
+            .with_message("the response head was malformed or over the header list size limit")
     } else if e.is_reset() && e.is_remote() {
         Error::new(ErrorKind::StreamReset)
             .with_message(format!("RST_STREAM({})", reason_name(reason)))
@@ -74,7 +79,11 @@ fn io_summary(e: &(dyn StdError + 'static)) -> String {
 
 /// A hyper HTTP/1.1 error seen by a request whose message hyper did not hand back.
 pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
-    let error = if e.is_parse() || e.is_parse_status() {
+    // hyper 1 has no public predicate for an over-long head; its parse error says so.
+    let error = if e.is_parse() && e.to_string().contains("too large") {
+        Error::new(ErrorKind::TooLarge)
+            .with_message("the response head is over the header size or count limit")
+    } else if e.is_parse() || e.is_parse_status() {
         Error::new(ErrorKind::Protocol).with_message("malformed HTTP/1.1 response")
     } else if e.is_timeout() {
         Error::new(ErrorKind::Timeout)

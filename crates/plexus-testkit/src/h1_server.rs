@@ -163,6 +163,11 @@ async fn handle(
         ),
         Route::Abort(len) => abort(len, fault.clone()),
         Route::Stall(pause) => stall(pause),
+        Route::Headers(count, size) => {
+            let mut r = full(StatusCode::OK, Bytes::from_static(HELLO));
+            routes::add_many_headers(r.headers_mut(), count, size);
+            r
+        }
         Route::Close | Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
     };
     if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {

@@ -175,6 +175,12 @@ async fn handle(
         ),
         Route::Abort(n) => abort(&mut respond, n, &fault, &mut done).await,
         Route::Stall(d) => stall(&mut respond, d, &mut done).await,
+        Route::Headers(count, size) => {
+            let mut h = head(StatusCode::OK, Some(0));
+            routes::add_many_headers(h.headers_mut(), count, size);
+            done.take();
+            respond.send_response(h, true).map(|_| ())
+        }
         Route::Close | Route::NotFound => {
             reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done)
         }

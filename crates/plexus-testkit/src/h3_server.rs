@@ -273,6 +273,15 @@ async fn handle(
             })
         }
         Route::Stall(pause) => stall(&mut stream, pause, &mut done).await,
+        Route::Headers(count, size) => {
+            let mut h = head(StatusCode::OK, Some(0));
+            routes::add_many_headers(h.headers_mut(), count, size);
+            done.take();
+            match stream.send_response(h).await {
+                Ok(()) => stream.finish().await,
+                Err(e) => Err(e),
+            }
+        }
         Route::Close => {
             conn.close(0x100u32.into(), b"test server closing");
             Ok(())

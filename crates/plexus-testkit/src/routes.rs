@@ -10,6 +10,7 @@
 //! | `/status/N` | status N, empty body |
 //! | `/close` | HTTP/3: closes the QUIC connection with reason `test server closing`; others: 404 |
 //! | `/abort/N` | `Content-Length` of N + 1, N bytes of the pattern, then the connection is killed (HTTP/3: the stream is reset) |
+//! | `/headers/N/SIZE` | `Hello, World!` with N extra headers `x-h-I` of SIZE bytes each |
 //! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
@@ -48,6 +49,17 @@ pub(crate) fn pattern(offset: u64, len: usize) -> Bytes {
     buf.slice(start..start + len.min(CHUNK))
 }
 
+/// `n` headers `x-h-0`, `x-h-1`, ... with `size`-byte values, added to `headers`.
+pub(crate) fn add_many_headers(headers: &mut http::HeaderMap, n: usize, size: usize) {
+    let value = http::HeaderValue::from_str(&"v".repeat(size))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("v"));
+    for i in 0..n {
+        if let Ok(name) = http::HeaderName::from_bytes(format!("x-h-{i}").as_bytes()) {
+            headers.append(name, value.clone());
+        }
+    }
+}
+
 /// The `x-request-id` of a request, if it has one.
 pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<String> {
     headers
@@ -68,6 +80,7 @@ pub(crate) enum Route {
     Close,
     Abort(u64),
     Stall(Duration),
+    Headers(usize, usize),
     NotFound,
 }
 
@@ -86,6 +99,13 @@ impl Route {
             "upload" => Route::Upload,
             "close" => Route::Close,
             "abort" => arg.parse().map_or(Route::NotFound, Route::Abort),
+            "headers" => {
+                let mut nums = arg.splitn(2, '/').map(str::parse::<usize>);
+                match (nums.next(), nums.next()) {
+                    (Some(Ok(n)), Some(Ok(size))) => Route::Headers(n, size),
+                    _ => Route::NotFound,
+                }
+            }
             "stall" => arg.parse().map_or(Route::NotFound, |ms| {
                 Route::Stall(Duration::from_millis(ms))
             }),

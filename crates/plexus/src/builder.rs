@@ -18,6 +18,10 @@ use crate::transport::Http3Mode;
 /// |---|---|
 /// | [`connect_timeout`](Self::connect_timeout) (DNS + TCP + TLS) | 10 s |
 /// | [`timeout`](Self::timeout) (whole request, body included) | none |
+/// | [`read_timeout`](Self::read_timeout) (no response body bytes for this long) | 60 s |
+/// | [`max_response_header_size`](Self::max_response_header_size) | 64 KiB (HTTP/1.1), 256 KiB (h2 / h3 field section) |
+/// | [`max_response_headers`](Self::max_response_headers) (HTTP/1.1) | 128 |
+/// | [`max_response_body_size`](Self::max_response_body_size) | none |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 90 s |
 /// | [`max_connections_per_origin`](Self::max_connections_per_origin) (h2) | 1 |
 /// | [`http1_max_connections_per_origin`](Self::http1_max_connections_per_origin) | 6 |
@@ -48,6 +52,8 @@ pub struct ClientBuilder {
     pub(crate) version_policy: HttpVersionPolicy,
     pub(crate) tls: TlsOptions,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) max_response_body_size: Option<u64>,
     pub(crate) default_headers: HeaderMap,
     error: Option<Error>,
 }
@@ -71,6 +77,8 @@ impl Default for ClientBuilder {
             version_policy: HttpVersionPolicy::Negotiate,
             tls: TlsOptions::default(),
             timeout: None,
+            read_timeout: Some(Duration::from_secs(60)),
+            max_response_body_size: None,
             default_headers,
             error: None,
         }
@@ -107,6 +115,42 @@ impl ClientBuilder {
     /// [`RequestBuilder::timeout`]: crate::RequestBuilder::timeout
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
+        self
+    }
+
+    /// Longest wait for the next bytes of a response body (a stalled body fails with
+    /// [`ErrorKind::BodyStalled`]), however long the whole transfer takes; `None` waits
+    /// forever. Default 60 s; raise it for event streams with sparse heartbeats.
+    pub fn read_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.read_timeout = limit.into();
+        self
+    }
+
+    /// Largest response head accepted: bytes of the HTTP/1.1 status line and headers,
+    /// the h2 header list (`SETTINGS_MAX_HEADER_LIST_SIZE`) and the h3 field section
+    /// (`SETTINGS_MAX_FIELD_SECTION_SIZE`). A larger head fails the request with
+    /// [`ErrorKind::TooLarge`] (HTTP/1.1, h3) or [`ErrorKind::Protocol`] (h2, whose
+    /// library does not tell an oversized head from a malformed one). Default: 64 KiB
+    /// for HTTP/1.1, 256 KiB for h2 and h3 (whose sizes count header overhead).
+    pub fn max_response_header_size(mut self, bytes: u32) -> Self {
+        self.tcp.h1.max_header_size = bytes as usize;
+        self.tcp.h2.max_header_list_size = bytes;
+        self.quic.max_field_section_size = u64::from(bytes);
+        self
+    }
+
+    /// Most headers in an HTTP/1.1 response (default 128); more fail the request with
+    /// [`ErrorKind::TooLarge`]. h2 and h3 limit the header list by size instead.
+    pub fn max_response_headers(mut self, n: usize) -> Self {
+        self.tcp.h1.max_headers = n;
+        self
+    }
+
+    /// Largest response body accepted (default: no limit). A `Content-Length` above it
+    /// fails the request at once; a body that grows past it fails while being read. Both
+    /// with [`ErrorKind::TooLarge`], and the stream or connection is let go.
+    pub fn max_response_body_size(mut self, bytes: u64) -> Self {
+        self.max_response_body_size = Some(bytes);
         self
     }
 

@@ -18,7 +18,7 @@ use crate::builder::ClientBuilder;
 use crate::connect::Connectors;
 use crate::h3_broken::BrokenH3;
 use crate::request::{IntoUri, RequestBuilder, Timeout};
-use crate::response::Response;
+use crate::response::{BodyLimits, Response};
 use crate::transport::{AnyConnection, Http3Mode};
 
 /// An HTTP client that keeps one long-lived, multiplexed connection per origin (a pool of
@@ -44,6 +44,8 @@ struct Inner {
     pool_config: PoolConfig,
     version_policy: HttpVersionPolicy,
     timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    max_response_body_size: Option<u64>,
     default_headers: HeaderMap,
     pools: Mutex<HashMap<(Origin, HttpVersionPolicy, Http3Mode), Pool<AnyConnection>>>,
 }
@@ -111,6 +113,8 @@ impl Client {
                 pool_config: b.pool,
                 version_policy: b.version_policy,
                 timeout: b.timeout,
+                read_timeout: b.read_timeout,
+                max_response_body_size: b.max_response_body_size,
                 default_headers: b.default_headers,
                 pools: Mutex::new(HashMap::new()),
             }),
@@ -205,7 +209,25 @@ impl Client {
                 response.headers(),
             );
         }
-        Ok(Response::new(response, deadline, limit))
+        let max_body = self.inner.max_response_body_size;
+        if let Some(max) = max_body {
+            if http_body::Body::size_hint(response.body())
+                .exact()
+                .is_some_and(|len| len > max)
+            {
+                return Err(Error::new(ErrorKind::TooLarge)
+                    .with_message(format!(
+                        "the response's Content-Length is over the {max}-byte limit"
+                    ))
+                    .with_origin(&origin));
+            }
+        }
+        let limits = BodyLimits {
+            deadline: deadline.zip(limit),
+            read_timeout: self.inner.read_timeout,
+            max_body,
+        };
+        Ok(Response::new(response, limits))
     }
 
     /// Takes in a response's `Alt-Svc`. When it newly offers HTTP/3 (and the policy

@@ -30,19 +30,36 @@ impl fmt::Debug for Response {
     }
 }
 
+/// The limits a response body is read under.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BodyLimits {
+    /// When the whole request must be done, and the limit it came from.
+    pub(crate) deadline: Option<(Instant, Duration)>,
+    /// Longest wait for the next body bytes.
+    pub(crate) read_timeout: Option<Duration>,
+    /// Most body bytes accepted.
+    pub(crate) max_body: Option<u64>,
+}
+
 impl Response {
     pub(crate) fn new(
         response: http::Response<LeasedBody<AnyConnection>>,
-        deadline: Option<Instant>,
-        limit: Option<Duration>,
+        limits: BodyLimits,
     ) -> Response {
         let (head, inner) = response.into_parts();
         Response {
             head,
             body: ResponseBody {
                 inner,
-                deadline: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
-                limit: limit.unwrap_or_default(),
+                deadline: limits
+                    .deadline
+                    .map(|(at, _)| Box::pin(tokio::time::sleep_until(at))),
+                limit: limits.deadline.map(|(_, l)| l).unwrap_or_default(),
+                stall: limits
+                    .read_timeout
+                    .map(|t| (t, Box::pin(tokio::time::sleep(t)))),
+                max_body: limits.max_body,
+                received: 0,
             },
         }
     }
@@ -130,6 +147,21 @@ pub struct ResponseBody {
     inner: LeasedBody<AnyConnection>,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
+    /// The read timeout and its timer, reset by every data frame.
+    stall: Option<(Duration, Pin<Box<Sleep>>)>,
+    max_body: Option<u64>,
+    received: u64,
+}
+
+impl ResponseBody {
+    /// Fails the body: the connection's stream is let go (h2/h3 reset it, HTTP/1.1 closes
+    /// the connection), so a hostile peer cannot keep sending.
+    fn fail(&mut self, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        self.deadline = None;
+        self.stall = None;
+        self.inner.release();
+        Poll::Ready(Some(Err(error)))
+    }
 }
 
 impl fmt::Debug for ResponseBody {
@@ -149,13 +181,45 @@ impl http_body::Body for ResponseBody {
         let this = &mut *self;
         if let Some(deadline) = this.deadline.as_mut() {
             if deadline.as_mut().poll(cx).is_ready() {
-                this.deadline = None;
-                return Poll::Ready(Some(Err(Error::new(ErrorKind::Timeout).with_message(
-                    format!("response body not complete within {:?}", this.limit),
-                ))));
+                let limit = this.limit;
+                return this.fail(
+                    Error::new(ErrorKind::Timeout)
+                        .with_message(format!("response body not complete within {limit:?}")),
+                );
             }
         }
-        Pin::new(&mut this.inner).poll_frame(cx)
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+                this.received += len;
+                if let Some(max) = this.max_body.filter(|max| this.received > *max) {
+                    return this.fail(
+                        Error::new(ErrorKind::TooLarge).with_message(format!(
+                            "response body larger than the {max}-byte limit"
+                        )),
+                    );
+                }
+                if let Some((after, timer)) = this.stall.as_mut() {
+                    if len > 0 {
+                        timer.as_mut().reset(tokio::time::Instant::now() + *after);
+                    }
+                }
+            }
+            Poll::Pending => {
+                if let Some((after, timer)) = this.stall.as_mut() {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        let after = *after;
+                        return this.fail(
+                            Error::new(ErrorKind::BodyStalled)
+                                .with_message(format!("no response body bytes for {after:?}")),
+                        );
+                    }
+                }
+            }
+            Poll::Ready(_) => this.stall = None,
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
