@@ -12,4 +12,5 @@ mod limits;
 mod multiplexing;
 mod peers;
 mod smoke;
+mod status_retry;
 mod zero_rtt;

@@ -86,6 +86,10 @@ pub(crate) struct GetArgs {
     /// Seconds allowed for each whole transfer.
     #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
     max_time: Option<f64>,
+    /// Re-send a replay-safe request answered with 429, 502, 503 or 504 up to N times,
+    /// with exponential back-off from 1 s (honouring `Retry-After`), as curl's `--retry`.
+    #[arg(long, value_name = "N")]
+    retry: Option<u32>,
     /// Most HTTP/2 connections per origin (default 1).
     #[arg(long, value_name = "N")]
     max_connections_per_origin: Option<usize>,
@@ -255,6 +259,12 @@ async fn build_client(args: &GetArgs) -> Result<Client, String> {
     }
     if let Some(n) = args.max_connections_per_origin {
         builder = builder.max_connections_per_origin(n);
+    }
+    if let Some(n) = args.retry {
+        builder = builder.retry_status(plexus::StatusRetry {
+            base_delay: Duration::from_secs(1),
+            ..plexus::StatusRetry::retries(n)
+        });
     }
     builder.build().map_err(|e| crate::error_chain(&e))
 }

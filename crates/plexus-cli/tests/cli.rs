@@ -266,3 +266,30 @@ async fn errors_exit_with_curl_codes() {
     let bad = plexus(&["get", "ht tp://nope"]).await;
     assert_eq!(bad.code, 3, "{}", bad.stderr);
 }
+
+/// `--retry N` re-sends a GET answered with 503, as the server counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_resends_after_a_retryable_status() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/flaky/1");
+    let args = |id: &'static str, retry: &'static [&'static str]| {
+        let mut a = vec!["get", "--cacert", s(&ca), "-H"];
+        a.push(id);
+        a.extend_from_slice(&["-w", "%{response_code}"]);
+        a.extend_from_slice(retry);
+        a
+    };
+    let mut with_retry = args("x-request-id: a", &["--retry", "2"]);
+    with_retry.push(&url);
+    let run = plexus(&with_retry).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "Hello, World!200");
+    assert_eq!(server.stats().requests, 2);
+    let mut without = args("x-request-id: b", &[]);
+    without.push(&url);
+    let run = plexus(&without).await;
+    assert_eq!(run.stdout, "503", "{}", run.stderr);
+    assert_eq!(server.stats().requests, 3);
+}

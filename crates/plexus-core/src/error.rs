@@ -56,6 +56,9 @@ pub enum ErrorKind {
     TooLarge,
     /// The response body stalled: no bytes arrived for the read timeout.
     BodyStalled,
+    /// The server answered with a status the status retry policy re-sends (429, 502,
+    /// 503, 504); recorded as the reason of such a retry, never returned as an error.
+    RetryableStatus,
 }
 
 impl ErrorKind {
@@ -78,6 +81,7 @@ impl ErrorKind {
             ErrorKind::RequestBody => "request body failed",
             ErrorKind::TooLarge => "response too large",
             ErrorKind::BodyStalled => "response body stalled",
+            ErrorKind::RetryableStatus => "retryable response status",
         }
     }
 }
@@ -133,7 +137,8 @@ impl Error {
             | ErrorKind::Protocol
             | ErrorKind::RequestBody
             | ErrorKind::TooLarge
-            | ErrorKind::BodyStalled => Delivery::MaybeProcessed,
+            | ErrorKind::BodyStalled
+            | ErrorKind::RetryableStatus => Delivery::MaybeProcessed,
         };
         Error {
             inner: Box::new(Inner {

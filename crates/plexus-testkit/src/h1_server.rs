@@ -163,6 +163,22 @@ async fn handle(
         ),
         Route::Abort(len) => abort(len, fault.clone()),
         Route::Stall(pause) => stall(pause),
+        Route::Flaky(k) => {
+            let seen = id
+                .as_deref()
+                .map_or(0, |id| guard.counters().times_processed(id));
+            if seen <= k {
+                full(StatusCode::SERVICE_UNAVAILABLE, Bytes::new())
+            } else {
+                full(StatusCode::OK, Bytes::from_static(HELLO))
+            }
+        }
+        Route::Busy(secs) => {
+            let mut r = full(StatusCode::TOO_MANY_REQUESTS, Bytes::new());
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
         Route::Headers(count, size) => {
             let mut r = full(StatusCode::OK, Bytes::from_static(HELLO));
             routes::add_many_headers(r.headers_mut(), count, size);

@@ -140,6 +140,9 @@ async fn handle(
     };
     let id = routes::request_id(request.headers());
     guard.counters().processed(guard.conn(), id.as_deref());
+    let seen = id
+        .as_deref()
+        .map_or(0, |id| guard.counters().times_processed(id));
     // The stream stops counting as in flight just before the frame that ends it is
     // queued: after that the client may see the end and open its next stream at once.
     let mut done = Some(guard);
@@ -175,6 +178,21 @@ async fn handle(
         ),
         Route::Abort(n) => abort(&mut respond, n, &fault, &mut done).await,
         Route::Stall(d) => stall(&mut respond, d, &mut done).await,
+        Route::Flaky(k) => {
+            let (status, body) = if seen <= k {
+                (StatusCode::SERVICE_UNAVAILABLE, Bytes::new())
+            } else {
+                (StatusCode::OK, Bytes::from_static(HELLO))
+            };
+            reply(&mut respond, status, body, &mut done)
+        }
+        Route::Busy(secs) => {
+            let mut h = head(StatusCode::TOO_MANY_REQUESTS, Some(0));
+            h.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            done.take();
+            respond.send_response(h, true).map(|_| ())
+        }
         Route::Headers(count, size) => {
             let mut h = head(StatusCode::OK, Some(0));
             routes::add_many_headers(h.headers_mut(), count, size);

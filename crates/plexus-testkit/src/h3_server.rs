@@ -286,7 +286,9 @@ async fn handle(
             conn.close(0x100u32.into(), b"test server closing");
             Ok(())
         }
-        Route::NotFound => reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await,
+        Route::NotFound | Route::Flaky(_) | Route::Busy(_) => {
+            reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await
+        }
     };
     if let Err(e) = result {
         tracing::debug!(error = ?e, "h3 test handler could not finish");

@@ -11,6 +11,8 @@
 //! | `/close` | HTTP/3: closes the QUIC connection with reason `test server closing`; others: 404 |
 //! | `/abort/N` | `Content-Length` of N + 1, N bytes of the pattern, then the connection is killed (HTTP/3: the stream is reset) |
 //! | `/headers/N/SIZE` | `Hello, World!` with N extra headers `x-h-I` of SIZE bytes each |
+//! | `/flaky/K` | `503` for the first K requests with the same `x-request-id`, then `Hello, World!` (HTTP/1.1, h2) |
+//! | `/busy/S` | `429` with `Retry-After: S` (HTTP/1.1, h2) |
 //! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
@@ -81,6 +83,8 @@ pub(crate) enum Route {
     Abort(u64),
     Stall(Duration),
     Headers(usize, usize),
+    Flaky(u32),
+    Busy(u64),
     NotFound,
 }
 
@@ -99,6 +103,8 @@ impl Route {
             "upload" => Route::Upload,
             "close" => Route::Close,
             "abort" => arg.parse().map_or(Route::NotFound, Route::Abort),
+            "flaky" => arg.parse().map_or(Route::NotFound, Route::Flaky),
+            "busy" => arg.parse().map_or(Route::NotFound, Route::Busy),
             "headers" => {
                 let mut nums = arg.splitn(2, '/').map(str::parse::<usize>);
                 match (nums.next(), nums.next()) {

@@ -101,6 +101,14 @@ impl Counters {
         }
     }
 
+    /// How many times a request with `id` has been processed.
+    pub(crate) fn times_processed(&self, id: &str) -> u32 {
+        self.request_ids
+            .lock()
+            .map(|ids| ids.get(id).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
     /// A stream was refused without processing (fault injection).
     pub(crate) fn refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);

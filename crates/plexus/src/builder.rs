@@ -9,6 +9,7 @@ use plexus_sched::{PoolConfig, RetryPolicy};
 use plexus_tcp::{HttpVersionPolicy, TcpConfig};
 
 use crate::client::Client;
+use crate::status_retry::StatusRetry;
 use crate::tls::{Certificate, TlsOptions};
 use crate::transport::Http3Mode;
 
@@ -28,6 +29,7 @@ use crate::transport::Http3Mode;
 /// | [`queue_timeout`](Self::queue_timeout) | 60 s |
 /// | [`max_queued_per_origin`](Self::max_queued_per_origin) | 100,000 |
 /// | [`retry_policy`](Self::retry_policy) | [`RetryPolicy::default`] |
+/// | [`retry_status`](Self::retry_status) (429/502/503/504) | off |
 /// | HTTP versions | ALPN `h2, http/1.1` on TLS; HTTP/1.1 on cleartext |
 /// | h2 windows | 4 MiB per stream, 16 MiB per connection |
 /// | h2 streams before the server's SETTINGS arrive | 1 |
@@ -54,6 +56,7 @@ pub struct ClientBuilder {
     pub(crate) timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) max_response_body_size: Option<u64>,
+    pub(crate) status_retry: Option<StatusRetry>,
     pub(crate) default_headers: HeaderMap,
     error: Option<Error>,
 }
@@ -79,6 +82,7 @@ impl Default for ClientBuilder {
             timeout: None,
             read_timeout: Some(Duration::from_secs(60)),
             max_response_body_size: None,
+            status_retry: None,
             default_headers,
             error: None,
         }
@@ -189,6 +193,14 @@ impl ClientBuilder {
     /// When requests that failed at a connection are re-sent.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.pool.retry = policy;
+        self
+    }
+
+    /// Re-send replay-safe requests answered with 429, 502, 503 or 504, after a back-off
+    /// and within a retry budget (see [`StatusRetry`]). Off by default, as in curl
+    /// (`--retry`) and urllib3.
+    pub fn retry_status(mut self, policy: StatusRetry) -> Self {
+        self.status_retry = Some(policy);
         self
     }
 

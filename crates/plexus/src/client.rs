@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
 use http::{HeaderMap, Method, Request};
@@ -19,6 +19,7 @@ use crate::connect::Connectors;
 use crate::h3_broken::BrokenH3;
 use crate::request::{IntoUri, RequestBuilder, Timeout};
 use crate::response::{BodyLimits, Response};
+use crate::status_retry::{RetryBudget, StatusRetry};
 use crate::transport::{AnyConnection, Http3Mode};
 
 /// An HTTP client that keeps one long-lived, multiplexed connection per origin (a pool of
@@ -46,6 +47,7 @@ struct Inner {
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     max_response_body_size: Option<u64>,
+    status_retry: Option<(StatusRetry, RetryBudget)>,
     default_headers: HeaderMap,
     pools: Mutex<HashMap<(Origin, HttpVersionPolicy, Http3Mode), Pool<AnyConnection>>>,
 }
@@ -115,6 +117,10 @@ impl Client {
                 timeout: b.timeout,
                 read_timeout: b.read_timeout,
                 max_response_body_size: b.max_response_body_size,
+                status_retry: b.status_retry.map(|p| {
+                    let budget = RetryBudget::new(&p);
+                    (p, budget)
+                }),
                 default_headers: b.default_headers,
                 pools: Mutex::new(HashMap::new()),
             }),
@@ -157,22 +163,86 @@ impl Client {
     }
 
     /// Sends a request: picks (or creates) the origin's scheduler, which picks a
-    /// connection; retries per the retry policy; applies the deadline to the response
-    /// head and body.
+    /// connection; retries per the retry policy (and the status retry policy, if set);
+    /// applies the deadline to the response head and body.
     pub async fn execute(&self, mut request: Request<Body>) -> Result<Response, Error> {
         let started = Instant::now();
-        let origin = Origin::from_uri(request.uri())?;
-        for (name, value) in &self.inner.default_headers {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
         let limit = request
             .extensions_mut()
             .remove::<Timeout>()
             .map(|t| t.0)
             .or(self.inner.timeout);
         let deadline = limit.map(|l| tokio::time::Instant::from_std(started) + l);
+        let Some((policy, budget)) = self
+            .inner
+            .status_retry
+            .as_ref()
+            .filter(|_| plexus_core::is_replay_safe(&request))
+        else {
+            return self.send_once(request, started, deadline, limit).await;
+        };
+        budget.deposit();
+        let mut attempts = 0;
+        let mut reasons: Vec<Error> = Vec::new();
+        let mut retry = 0;
+        loop {
+            let next = clone_request(&request);
+            let mut response = self
+                .send_once(request, started, deadline, limit)
+                .await
+                .map_err(|e| {
+                    let made = e.attempts() + attempts;
+                    e.with_attempts(made)
+                })?;
+            let record = response.record_mut();
+            attempts += record.attempts;
+            record.attempts = attempts;
+            reasons.append(&mut record.retries);
+            record.retries = std::mem::take(&mut reasons);
+            let status = response.status();
+            if !policy.retries_status(status) || retry >= policy.max_retries {
+                return Ok(response);
+            }
+            let Some(next) = next else {
+                return Ok(response);
+            };
+            let Some(wait) = policy.delay(retry + 1, response.headers(), SystemTime::now()) else {
+                return Ok(response);
+            };
+            if deadline.is_some_and(|d| tokio::time::Instant::now() + wait >= d) {
+                return Ok(response);
+            }
+            if !budget.withdraw() {
+                tracing::debug!(%status, "retry budget spent: not retrying");
+                return Ok(response);
+            }
+            retry += 1;
+            tracing::debug!(%status, ?wait, retry, "retrying after a retryable status");
+            reasons = std::mem::take(&mut response.record_mut().retries);
+            reasons.push(
+                Error::new(ErrorKind::RetryableStatus)
+                    .with_message(format!("status {status}; retried after {wait:?}")),
+            );
+            response.discard().await;
+            tokio::time::sleep(wait).await;
+            request = next;
+        }
+    }
+
+    /// One round through the scheduler (with its own retries of failed connections).
+    async fn send_once(
+        &self,
+        mut request: Request<Body>,
+        started: Instant,
+        deadline: Option<tokio::time::Instant>,
+        limit: Option<Duration>,
+    ) -> Result<Response, Error> {
+        let origin = Origin::from_uri(request.uri())?;
+        for (name, value) in &self.inner.default_headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         let http3 = request
             .extensions_mut()
             .remove::<Http3Mode>()
@@ -284,4 +354,16 @@ impl Client {
             })
             .clone()
     }
+}
+
+/// A copy of `request` for another attempt, when its body can be sent again.
+fn clone_request(request: &Request<Body>) -> Option<Request<Body>> {
+    let body = request.body().try_clone()?;
+    let mut copy = Request::new(body);
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    Some(copy)
 }

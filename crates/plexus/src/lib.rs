@@ -66,6 +66,7 @@ mod h3_broken;
 mod request;
 mod response;
 mod session_store;
+mod status_retry;
 mod tls;
 mod transport;
 
@@ -78,6 +79,7 @@ pub use plexus_core::{
 pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
 pub use request::{IntoUri, RequestBuilder};
 pub use response::{Response, ResponseBody};
+pub use status_retry::StatusRetry;
 pub use tls::Certificate;
 pub use transport::Http3Mode;
 

@@ -88,6 +88,22 @@ impl Response {
             .expect("every scheduled response carries its record")
     }
 
+    pub(crate) fn record_mut(&mut self) -> &mut RequestRecord {
+        self.head
+            .extensions
+            .get_mut::<RequestRecord>()
+            .expect("every scheduled response carries its record")
+    }
+
+    /// Lets go of a response that will be retried: a small body is read to its end, so
+    /// that an HTTP/1.1 connection stays reusable; a large one is dropped.
+    pub(crate) async fn discard(self) {
+        const READ_UP_TO: u64 = 64 * 1024;
+        if self.content_length().is_some_and(|n| n <= READ_UP_TO) {
+            let _ = self.bytes().await;
+        }
+    }
+
     /// The `Content-Length`, if the server sent one.
     pub fn content_length(&self) -> Option<u64> {
         self.body.size_hint().exact()
