@@ -10,6 +10,7 @@ mod h3;
 mod http1_pool;
 mod limits;
 mod multiplexing;
+mod peer_faults;
 mod peers;
 mod smoke;
 mod status_retry;

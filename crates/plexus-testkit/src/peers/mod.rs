@@ -64,6 +64,8 @@ pub struct PeerLog {
     pub peak_streams: Option<usize>,
     /// RST_STREAM frames the server sent (nghttpd only).
     pub resets_sent: Option<u64>,
+    /// `x-request-id`s logged more than once (nginx only).
+    pub duplicate_request_ids: Vec<String>,
 }
 
 /// A running third-party server.
@@ -118,6 +120,28 @@ impl Peer {
             }
             last = now;
         }
+    }
+
+    /// Sends the server a signal by name (`QUIT`, `TERM`, ...): nginx stops gracefully
+    /// on `QUIT`, Caddy on `TERM`.
+    pub fn signal(&self, name: &str) -> io::Result<()> {
+        let pid = self
+            .child
+            .id()
+            .ok_or_else(|| io::Error::other(format!("{} has exited", self.name)))?;
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill -{name} {pid} failed")))
+        }
+    }
+
+    /// Waits (at most `limit`) for the server to exit by itself; true if it did.
+    pub async fn exited_within(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.child.wait()).await.is_ok()
     }
 
     /// Stops the server and waits for it to exit.
@@ -334,5 +358,6 @@ fn summarize<'a>(records: impl Iterator<Item = (String, String, &'a str)>) -> Pe
         protocols,
         peak_streams: None,
         resets_sent: None,
+        duplicate_request_ids: Vec::new(),
     }
 }

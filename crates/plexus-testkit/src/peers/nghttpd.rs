@@ -96,6 +96,7 @@ fn parse(text: &str) -> PeerLog {
         },
         peak_streams: Some(real.iter().map(|c| c.peak).max().unwrap_or(0)),
         resets_sent: Some(resets_sent),
+        duplicate_request_ids: Vec::new(),
     }
 }
 

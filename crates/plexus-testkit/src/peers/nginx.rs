@@ -14,6 +14,9 @@ pub struct NginxOptions {
     pub keepalive_requests: u32,
     /// h2 streams per connection (nginx's default is 128).
     pub http2_max_concurrent_streams: u32,
+    /// Seconds an idle keep-alive connection (HTTP/1.1 or h2) stays open; nginx's
+    /// default is 75. Not announced in a `Keep-Alive` header, as nginx does by default.
+    pub keepalive_timeout_s: u32,
 }
 
 impl Default for NginxOptions {
@@ -21,6 +24,7 @@ impl Default for NginxOptions {
         NginxOptions {
             keepalive_requests: 10_000,
             http2_max_concurrent_streams: 128,
+            keepalive_timeout_s: 75,
         }
     }
 }
@@ -40,7 +44,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    log_format plexus '$connection $connection_requests $server_protocol $status $uri';
+    log_format plexus '$connection $connection_requests $server_protocol $status $uri $request_method $http_x_request_id';
     access_log {log} plexus;
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
@@ -48,6 +52,7 @@ http {{
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
     keepalive_requests {kr};
+    keepalive_timeout {kt}s;
     http2_max_concurrent_streams {streams};
     server {{
         listen 127.0.0.1:{port} ssl http2;
@@ -61,6 +66,7 @@ http {{
 "#,
         log = log.display(),
         kr = opts.keepalive_requests,
+        kt = opts.keepalive_timeout_s,
         streams = opts.http2_max_concurrent_streams,
         cert = certs.cert.display(),
         key = certs.key.display(),
@@ -90,9 +96,26 @@ http {{
     .await
 }
 
-/// `connection requests protocol status uri` per line.
+/// `connection requests protocol status uri method request-id` per line.
 fn parse(text: &str) -> PeerLog {
-    let records = text.lines().filter_map(|line| {
+    let mut log = summarize(records(text));
+    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace().skip(6);
+        if let Some(id) = f.next().filter(|id| *id != "-") {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    log.duplicate_request_ids = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    log
+}
+
+fn records(text: &str) -> impl Iterator<Item = (String, String, &'static str)> + '_ {
+    text.lines().filter_map(|line| {
         let mut f = line.split_whitespace();
         let conn = f.next()?.to_string();
         let _requests_on_conn = f.next()?;
@@ -105,6 +128,5 @@ fn parse(text: &str) -> PeerLog {
             ""
         };
         Some((conn, proto, path))
-    });
-    summarize(records)
+    })
 }

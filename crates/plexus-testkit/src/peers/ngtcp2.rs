@@ -54,5 +54,6 @@ fn parse(text: &str) -> PeerLog {
         protocols: vec!["HTTP/3".into()],
         peak_streams: None,
         resets_sent: None,
+        duplicate_request_ids: Vec::new(),
     }
 }
