@@ -61,6 +61,9 @@ impl Default for PoolConfig {
 ///
 /// Every retry is recorded in the response's `RequestRecord::retries` and logged at
 /// `debug`; a final error reports the attempts made.
+///
+/// Responses are never retried here; re-sending on a status (429, 502, 503, 504) is the
+/// separate, opt-in `StatusRetry` of the `plexus` client.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts allowed for requests the server may have processed. Default: 3.
