@@ -17,6 +17,22 @@ fn pinging_client() -> Client {
         .expect("client builds")
 }
 
+/// An h2 server whose connections go silent after their first answer, a pinging client,
+/// and the first request answered.
+async fn one_answer_then_black_hole() -> (TestServer, Client, String) {
+    init_tracing();
+    let server = TestServer::builder()
+        .h2_only()
+        .black_hole_after(1)
+        .start()
+        .await
+        .expect("server starts");
+    let client = pinging_client();
+    let url = server.url("/");
+    get_ok(&client, &url, "1").await;
+    (server, client, url)
+}
+
 async fn get_ok(client: &Client, url: &str, id: &str) -> plexus::RequestRecord {
     let response = client
         .get(url)
@@ -33,16 +49,7 @@ async fn get_ok(client: &Client, url: &str, id: &str) -> plexus::RequestRecord {
 
 #[tokio::test]
 async fn h2_ping_retires_a_black_holed_idle_connection() {
-    init_tracing();
-    let server = TestServer::builder()
-        .h2_only()
-        .black_hole_after(1)
-        .start()
-        .await
-        .expect("server starts");
-    let client = pinging_client();
-    let url = server.url("/");
-    get_ok(&client, &url, "1").await;
+    let (server, client, url) = one_answer_then_black_hole().await;
     // The server now swallows everything on that connection, PINGs included.
     // Without the health check the next request would be written into the black hole.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -59,16 +66,7 @@ async fn h2_ping_retires_a_black_holed_idle_connection() {
 
 #[tokio::test]
 async fn h2_ping_rescues_a_get_in_flight_on_a_black_hole_and_fails_a_post() {
-    init_tracing();
-    let server = TestServer::builder()
-        .h2_only()
-        .black_hole_after(1)
-        .start()
-        .await
-        .expect("server starts");
-    let client = pinging_client();
-    let url = server.url("/");
-    get_ok(&client, &url, "1").await;
+    let (server, client, url) = one_answer_then_black_hole().await;
     // Sent after the connection turned silent but before the client's next PING: the
     // PING goes unanswered, the GET is re-sent on a new connection.
     tokio::time::sleep(Duration::from_millis(100)).await;
