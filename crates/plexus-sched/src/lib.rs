@@ -45,4 +45,5 @@ mod snapshot;
 pub use body::LeasedBody;
 pub use config::{PoolConfig, RetryPolicy};
 pub use pool::{Connect, Pool};
+pub use retry::try_clone_request;
 pub use snapshot::{ConnectionSnapshot, OriginSnapshot};

@@ -43,8 +43,9 @@ pub(crate) fn should_retry(error: &Error, attempt: Attempt, policy: &RetryPolicy
     }
 }
 
-/// A copy of the request for another attempt, when its body can be sent again.
-pub(crate) fn try_clone_request(request: &Request<Body>) -> Option<Request<Body>> {
+/// A copy of the request for another attempt, when its body can be sent again (an
+/// in-memory body; a streaming one cannot be replayed).
+pub fn try_clone_request(request: &Request<Body>) -> Option<Request<Body>> {
     let body = request.body().try_clone()?;
     let mut copy = Request::new(body);
     *copy.method_mut() = request.method().clone();

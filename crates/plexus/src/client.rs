@@ -186,7 +186,7 @@ impl Client {
         let mut reasons: Vec<Error> = Vec::new();
         let mut retry = 0;
         loop {
-            let next = clone_request(&request);
+            let next = plexus_sched::try_clone_request(&request);
             let mut response = self
                 .send_once(request, started, deadline, limit)
                 .await
@@ -354,16 +354,4 @@ impl Client {
             })
             .clone()
     }
-}
-
-/// A copy of `request` for another attempt, when its body can be sent again.
-fn clone_request(request: &Request<Body>) -> Option<Request<Body>> {
-    let body = request.body().try_clone()?;
-    let mut copy = Request::new(body);
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    *copy.extensions_mut() = request.extensions().clone();
-    Some(copy)
 }

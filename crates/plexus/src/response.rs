@@ -55,9 +55,7 @@ impl Response {
                     .deadline
                     .map(|(at, _)| Box::pin(tokio::time::sleep_until(at))),
                 limit: limits.deadline.map(|(_, l)| l).unwrap_or_default(),
-                stall: limits
-                    .read_timeout
-                    .map(|t| (t, Box::pin(tokio::time::sleep(t)))),
+                stall: limits.read_timeout.map(StallWatch::new),
                 max_body: limits.max_body,
                 received: 0,
             },
@@ -163,10 +161,39 @@ pub struct ResponseBody {
     inner: LeasedBody<AnyConnection>,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
-    /// The read timeout and its timer, reset by every data frame.
-    stall: Option<(Duration, Pin<Box<Sleep>>)>,
+    stall: Option<StallWatch>,
     max_body: Option<u64>,
     received: u64,
+}
+
+/// The read timeout. Data only notes when it arrived; the timer is re-armed from that
+/// when it fires, rather than reset on every frame of a fast transfer.
+struct StallWatch {
+    after: Duration,
+    last_data: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl StallWatch {
+    fn new(after: Duration) -> StallWatch {
+        StallWatch {
+            after,
+            last_data: Instant::now(),
+            timer: Box::pin(tokio::time::sleep(after)),
+        }
+    }
+
+    /// Ready when no data has arrived for the read timeout.
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let due = self.last_data + self.after;
+            if due <= Instant::now() {
+                return Poll::Ready(self.after);
+            }
+            self.timer.as_mut().reset(due);
+        }
+        Poll::Pending
+    }
 }
 
 impl ResponseBody {
@@ -216,21 +243,16 @@ impl http_body::Body for ResponseBody {
                         )),
                     );
                 }
-                if let Some((after, timer)) = this.stall.as_mut() {
-                    if len > 0 {
-                        timer.as_mut().reset(tokio::time::Instant::now() + *after);
-                    }
+                if let Some(watch) = this.stall.as_mut().filter(|_| len > 0) {
+                    watch.last_data = Instant::now();
                 }
             }
             Poll::Pending => {
-                if let Some((after, timer)) = this.stall.as_mut() {
-                    if timer.as_mut().poll(cx).is_ready() {
-                        let after = *after;
-                        return this.fail(
-                            Error::new(ErrorKind::BodyStalled)
-                                .with_message(format!("no response body bytes for {after:?}")),
-                        );
-                    }
+                if let Some(Poll::Ready(after)) = this.stall.as_mut().map(|w| w.poll_stalled(cx)) {
+                    return this.fail(
+                        Error::new(ErrorKind::BodyStalled)
+                            .with_message(format!("no response body bytes for {after:?}")),
+                    );
                 }
             }
             Poll::Ready(_) => this.stall = None,
