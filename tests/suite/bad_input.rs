@@ -169,3 +169,36 @@ async fn server_that_closes_before_responding() {
     assert_eq!(accepted.await.expect("listener task"), 2);
     still_works(&client, &good).await;
 }
+
+/// The h2 and h3 test servers send `Hello, World!` even for HEAD, as a broken server
+/// might: the response still has no content (RFC 9110 §9.3.2), and the connection stays
+/// usable. HTTP/1.1 frames it as no content by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_responses_have_no_content_whatever_the_server_sends() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h3()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client();
+    for (mode, version) in [
+        (plexus::Http3Mode::Off, http::Version::HTTP_2),
+        (plexus::Http3Mode::Only, http::Version::HTTP_3),
+    ] {
+        for _ in 0..3 {
+            let r = client
+                .head(server.url("/"))
+                .http3(mode)
+                .send()
+                .await
+                .expect("HEAD answered");
+            assert_eq!((r.status().as_u16(), r.version()), (200, version));
+            assert!(r.bytes().await.expect("body").is_empty(), "{version:?}");
+        }
+    }
+    let stats = server.stats();
+    assert_eq!(stats.requests, 6);
+    assert_eq!((stats.tcp_connections, stats.quic_connections), (1, 1));
+    still_works(&client, &server).await;
+}

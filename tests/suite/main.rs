@@ -13,5 +13,6 @@ mod multiplexing;
 mod peer_faults;
 mod peers;
 mod smoke;
+mod soak;
 mod status_retry;
 mod zero_rtt;

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+pub mod heap;
+pub mod soak;
+
 use plexus::{Certificate, Client, ClientBuilder};
 use plexus_testkit::test_certs;
 

@@ -1,6 +1,10 @@
 //! Connection-level faults under a test server's protocol stack: a switch that turns a
 //! connection into a black hole (nothing read, nothing written, not even PING ACKs) or
 //! kills it abruptly (the socket closes as if the server process had died).
+//!
+//! A black hole is a server program that hangs, not a cut cable: its kernel still takes in
+//! what the client sends (the program never sees it) and notices when the client closes,
+//! which ends the connection, so that a long run does not pile up frozen connections.
 
 use std::io;
 use std::pin::Pin;
@@ -69,6 +73,24 @@ fn reset() -> io::Error {
     )
 }
 
+impl<IO: AsyncRead + Unpin> Faulty<IO> {
+    /// Frozen: reads and drops what arrives, until the client closes.
+    fn swallow(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut scratch = [0u8; 4096];
+        loop {
+            let mut sink = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut sink) {
+                Poll::Ready(Ok(())) if !sink.filled().is_empty() => continue,
+                Poll::Ready(_) => {
+                    self.switch.kill();
+                    return Poll::Ready(Err(reset()));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
 impl<IO: AsyncRead + Unpin> AsyncRead for Faulty<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -76,6 +98,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Faulty<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         self.switch.reader.register(cx.waker());
+        if self.switch.state() == FROZEN {
+            return self.swallow(cx);
+        }
         if let Some(p) = self.gate(|| Err(reset())) {
             return p;
         }

@@ -17,6 +17,9 @@
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
+//!
+//! The h2 and HTTP/3 sides answer HEAD like GET, body included, as a broken server might
+//! (the client must drop it); the HTTP/1.1 side cannot, hyper frames HEAD responses.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! In-process test servers on loopback that count what they see.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -449,6 +450,13 @@ impl TestServer {
     /// What the server has seen so far.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// How many times each `x-request-id` was processed since the last call, and forgets
+    /// them: a long run keeps its own tally and the server's stays small. (`/flaky/K`
+    /// counts from what is left, so take them only when no such request is in flight.)
+    pub fn take_request_ids(&self) -> HashMap<String, u32> {
+        self.counters.take_request_ids()
     }
 
     /// Stops accepting and aborts every connection.

@@ -109,6 +109,14 @@ impl Counters {
             .unwrap_or(0)
     }
 
+    /// The processed request ids counted so far, handed over and forgotten.
+    pub(crate) fn take_request_ids(&self) -> HashMap<String, u32> {
+        self.request_ids
+            .lock()
+            .map(|mut ids| std::mem::take(&mut *ids))
+            .unwrap_or_default()
+    }
+
     /// A stream was refused without processing (fault injection).
     pub(crate) fn refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);

@@ -194,9 +194,9 @@ impl Client {
                     let made = e.attempts() + attempts;
                     e.with_attempts(made)
                 })?;
+            attempts += response.record().attempts;
+            response.set_attempts(attempts);
             let record = response.record_mut();
-            attempts += record.attempts;
-            record.attempts = attempts;
             reasons.append(&mut record.retries);
             record.retries = std::mem::take(&mut reasons);
             let status = response.status();
@@ -248,6 +248,7 @@ impl Client {
             .remove::<Http3Mode>()
             .unwrap_or(self.inner.connectors.http3);
         let pool = self.pool(&origin, http3);
+        let head_request = request.method() == Method::HEAD;
         let span = tracing::debug_span!(
             "request",
             method = %request.method(),
@@ -267,6 +268,12 @@ impl Client {
             },
             None => sent.await,
         }?;
+        let mut response = response;
+        if head_request || matches!(response.status().as_u16(), 204 | 304) {
+            // These responses have no content (RFC 9110 §6.4.1), whatever a broken server
+            // sends after the head: the stream is let go and the body reads empty.
+            response.body_mut().release();
+        }
         if let Some(record) = response.extensions().get::<plexus_core::RequestRecord>() {
             if let Some(id) = record.stream_id {
                 span.record("stream_id", id);

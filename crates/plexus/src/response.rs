@@ -47,6 +47,10 @@ impl Response {
         limits: BodyLimits,
     ) -> Response {
         let (head, inner) = response.into_parts();
+        let attempts = head
+            .extensions
+            .get::<RequestRecord>()
+            .map_or(1, |r| r.attempts);
         Response {
             head,
             body: ResponseBody {
@@ -58,6 +62,7 @@ impl Response {
                 stall: limits.read_timeout.map(StallWatch::new),
                 max_body: limits.max_body,
                 received: 0,
+                attempts,
             },
         }
     }
@@ -91,6 +96,13 @@ impl Response {
             .extensions
             .get_mut::<RequestRecord>()
             .expect("every scheduled response carries its record")
+    }
+
+    /// Sets the attempts made for this response (after status retries), which a body
+    /// error reports too.
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        self.record_mut().attempts = attempts;
+        self.body.attempts = attempts;
     }
 
     /// Lets go of a response that will be retried: a small body is read to its end, so
@@ -164,6 +176,8 @@ pub struct ResponseBody {
     stall: Option<StallWatch>,
     max_body: Option<u64>,
     received: u64,
+    /// Attempts made for the request, reported by a body error.
+    attempts: u32,
 }
 
 /// The read timeout. Data only notes when it arrived; the timer is re-armed from that
@@ -203,7 +217,7 @@ impl ResponseBody {
         self.deadline = None;
         self.stall = None;
         self.inner.release();
-        Poll::Ready(Some(Err(error)))
+        Poll::Ready(Some(Err(error.with_attempts(self.attempts))))
     }
 }
 
@@ -255,7 +269,12 @@ impl http_body::Body for ResponseBody {
                     );
                 }
             }
-            Poll::Ready(_) => this.stall = None,
+            Poll::Ready(Some(Err(_))) => {
+                this.stall = None;
+                let attempts = this.attempts;
+                return polled.map(|frame| frame.map(|r| r.map_err(|e| e.with_attempts(attempts))));
+            }
+            Poll::Ready(None) => this.stall = None,
         }
         polled
     }
