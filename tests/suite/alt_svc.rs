@@ -210,3 +210,39 @@ async fn a_failed_quic_path_moves_the_origin_to_tcp() {
     );
     assert_eq!(tcp_side.stats().requests, 2);
 }
+
+/// A hostile `ma` (the largest number there is) must not break the client: the
+/// alternative is remembered for at most a year, and the file written with it reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_max_age_is_capped() {
+    init_tracing();
+    let server = TestServer::builder()
+        .alt_svc_header("h3=\":1\"; ma=18446744073709551615; persist=1")
+        .start()
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("alt-svc.txt");
+    let client = client_builder()
+        .alt_svc_file(&file)
+        .build()
+        .expect("client");
+    for _ in 0..2 {
+        let r = client
+            .get(server.url("/"))
+            .http3(plexus::Http3Mode::Off)
+            .send()
+            .await
+            .expect("the client survives the header");
+        assert_eq!(r.text().await.expect("body"), "Hello, World!");
+    }
+    let text = std::fs::read_to_string(&file).expect("the alt-svc file is written");
+    let line = text
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .expect("one alternative");
+    let year: i32 = line.split('"').nth(1).expect("a quoted expiry")[..4]
+        .parse()
+        .expect("a year");
+    assert!((2026..=2100).contains(&year), "{line}");
+}

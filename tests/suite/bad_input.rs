@@ -202,3 +202,31 @@ async fn head_responses_have_no_content_whatever_the_server_sends() {
     assert_eq!((stats.tcp_connections, stats.quic_connections), (1, 1));
     still_works(&client, &server).await;
 }
+
+/// Found by the URL fuzz target: the `http` crate keeps an empty path for a URL with a
+/// fragment and no path (`https://host:port#top`), which made an empty HTTP/1.1 request
+/// target. The fragment is never sent, and the target is `/`, over every protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragment_without_a_path_requests_the_root() {
+    init_tracing();
+    let h1 = TestServer::builder()
+        .http1_only()
+        .start()
+        .await
+        .expect("server starts");
+    let h2 = TestServer::builder()
+        .h2_only()
+        .start()
+        .await
+        .expect("server starts");
+    let client = client();
+    for server in [&h1, &h2] {
+        for suffix in ["#top", "?#top", "#"] {
+            let url = format!("https://localhost:{}{suffix}", server.port());
+            let r = client.get(&url).send().await.expect(&url);
+            assert_eq!(r.status(), 200, "{url}");
+            assert_eq!(r.text().await.expect("body"), "Hello, World!", "{url}");
+        }
+    }
+    assert_eq!((h1.stats().requests, h2.stats().requests), (3, 3));
+}

@@ -26,6 +26,7 @@ mod body;
 mod connection;
 mod either_body;
 mod error;
+pub mod keep_alive;
 mod origin;
 mod record;
 mod shared;

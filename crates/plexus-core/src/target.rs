@@ -38,13 +38,18 @@ pub fn absolute_uri(origin: &Origin, uri: Uri) -> Result<Uri, Error> {
     Uri::from_parts(parts).map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))
 }
 
-/// The origin form (`/path?query`) of `uri`.
+/// The origin form (`/path?query`) of `uri`; `/` when the path is empty.
 pub fn origin_form(uri: &Uri) -> Uri {
     let pq = uri
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    Uri::from(pq)
+    let form = Uri::from(pq);
+    if form.path().is_empty() {
+        // `http` keeps an empty path for `https://host#fragment`: an empty request target.
+        return Uri::from_static("/");
+    }
+    form
 }
 
 /// Makes an HTTP/1.1 request head out of a request for `origin`: origin-form target and a
@@ -92,6 +97,20 @@ mod tests {
 
     fn origin() -> Origin {
         Origin::new(Scheme::Https, "example.com", 8443).expect("valid origin")
+    }
+
+    #[test]
+    fn an_empty_path_is_the_root() {
+        for url in [
+            "https://example.com#top",
+            "https://example.com",
+            "https://example.com/",
+        ] {
+            let uri: Uri = url.parse().expect("valid URI");
+            assert_eq!(origin_form(&uri).to_string(), "/", "{url}");
+        }
+        let uri: Uri = "https://example.com?q#top".parse().expect("valid URI");
+        assert_eq!(origin_form(&uri).to_string(), "/?q");
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl H1Connection {
             if let Err(e) = plexus_core::target::to_http1(&shared.info().origin, &mut parts) {
                 return Err(SendError::new(e));
             }
-            let client_closes = keep_alive::has_connection_close(&parts.headers);
+            let client_closes = plexus_core::keep_alive::has_connection_close(&parts.headers);
             let request = Request::from_parts(parts, body);
             let in_flight = shared.in_flight_guard();
             let sent = match inner.sender.lock() {

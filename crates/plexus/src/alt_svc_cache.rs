@@ -20,6 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use plexus_core::alt_svc::AltSvc;
 use plexus_core::{Origin, Protocol};
 
+/// The longest an advertisement is remembered, whatever its `ma` says: a year. (Without a
+/// cap a hostile `ma=18446744073709551615` overflows the clock.)
+const LONGEST_REMEMBERED: Duration = Duration::from_secs(365 * 86_400);
+
 /// One remembered alternative of an origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Alternative {
@@ -88,7 +92,7 @@ impl AltSvcCache {
                             alpn: s.protocol,
                             host: s.host.unwrap_or_else(|| origin.host().to_string()),
                             port: s.port,
-                            expires: now + s.max_age,
+                            expires: now + s.max_age.min(LONGEST_REMEMBERED),
                             persist: s.persist,
                         })
                         .collect();
