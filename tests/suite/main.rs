@@ -9,6 +9,7 @@ mod goaway;
 mod h3;
 mod http1_pool;
 mod limits;
+mod malformed;
 mod multiplexing;
 mod peer_faults;
 mod peers;

@@ -60,21 +60,29 @@ fn reason_name(reason: Option<h2::Reason>) -> String {
     reason.map_or_else(|| "?".to_string(), |r| format!("{r:?}"))
 }
 
-fn io_summary(e: &(dyn StdError + 'static)) -> String {
+/// The I/O error at the root of `e`, if any.
+fn io_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<io::Error>() {
-            return match io.kind() {
-                io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
-                    "the server closed the connection".to_string()
-                }
-                io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
-                _ => io.to_string(),
-            };
+            return Some(io);
         }
         cur = err.source();
     }
-    e.to_string()
+    None
+}
+
+fn io_summary(e: &(dyn StdError + 'static)) -> String {
+    match io_cause(e) {
+        Some(io) => match io.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
+                "the server closed the connection".to_string()
+            }
+            io::ErrorKind::ConnectionReset => "the server reset the connection".to_string(),
+            _ => io.to_string(),
+        },
+        None => e.to_string(),
+    }
 }
 
 /// A hyper HTTP/1.1 error seen by a request whose message hyper did not hand back.
@@ -94,6 +102,15 @@ pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
         Error::new(ErrorKind::RequestBody)
     } else if e.is_user() {
         Error::new(ErrorKind::InvalidRequest)
+    } else if let Some(io) = io_cause(&e).filter(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+        )
+    }) {
+        // hyper reports a body it cannot decode (a bad chunk size or chunk end) this way.
+        Error::new(ErrorKind::Protocol)
+            .with_message(format!("malformed HTTP/1.1 response body: {io}"))
     } else {
         Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
     };
