@@ -1,12 +1,12 @@
 //! Real servers rotating and closing connections under load: nginx with a small
 //! `keepalive_requests` and a 1 s `keepalive_timeout`, and nginx stopped gracefully in the
-//! middle of a run. Counted from nginx's own log.
+//! middle of a run, and Caddy too. Counted from the servers' own logs.
 
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use plexus::Client;
-use plexus_testkit::peers::{self, NginxOptions, HELLO_PATH};
+use plexus_testkit::peers::{self, NginxOptions, Peer, HELLO_PATH};
 use plexus_tests::{client_builder, gets_in_parallel, init_tracing};
 
 const BURSTS: usize = 5;
@@ -58,13 +58,11 @@ async fn nginx_rotating_http1_connections_lose_nothing() {
     rotating_nginx_loses_nothing(client, "HTTP/1.1").await;
 }
 
-/// nginx stopped with SIGQUIT (graceful) while GETs and POSTs are in flight: every request
-/// ends in a response or a typed error, and no POST is processed twice.
-async fn graceful_stop_mid_run(client: Client) {
-    let mut nginx = peers::nginx(NginxOptions::default())
-        .await
-        .expect("nginx starts");
-    let url = nginx.url(HELLO_PATH);
+/// A server stopped gracefully (nginx: SIGQUIT, Caddy: SIGTERM) while GETs and POSTs are
+/// in flight: every request ends in a response or a typed error, and no POST is processed
+/// twice.
+async fn graceful_stop_mid_run(client: Client, mut server: Peer, signal: &str) {
+    let url = server.url(HELLO_PATH);
     // The stop comes after 200 answers, with 20 in flight; the 30 after it meet a server
     // that is going or gone.
     let total = 230;
@@ -102,16 +100,18 @@ async fn graceful_stop_mid_run(client: Client) {
             }
         }
         if ok + failed == 200 {
-            nginx.signal("QUIT").expect("signal nginx");
+            server.signal(signal).expect("signal the server");
         }
     }
     assert_eq!(ok + failed, total, "every request accounted for");
     assert!(ok >= 200, "{ok} succeeded before and during the stop");
     assert!(
-        nginx.exited_within(Duration::from_secs(10)).await,
-        "nginx stopped"
+        server.exited_within(Duration::from_secs(10)).await,
+        "{} stopped",
+        server.name()
     );
-    let log = nginx.log();
+    let log = server.log();
+    assert!(log.requests >= 200, "{log:?}");
     let posts_twice: Vec<_> = log
         .duplicate_request_ids
         .iter()
@@ -122,7 +122,10 @@ async fn graceful_stop_mid_run(client: Client) {
         "POSTs processed twice: {posts_twice:?}"
     );
     kinds.dedup();
-    println!("nginx graceful stop: {ok} ok, {failed} failed ({kinds:?}), log {log:?}");
+    println!(
+        "{} graceful stop: {ok} ok, {failed} failed ({kinds:?}), log {log:?}",
+        server.name()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +135,10 @@ async fn nginx_graceful_stop_h2() {
         .connect_timeout(Duration::from_secs(2))
         .build()
         .expect("client");
-    graceful_stop_mid_run(client).await;
+    let nginx = peers::nginx(NginxOptions::default())
+        .await
+        .expect("nginx starts");
+    graceful_stop_mid_run(client, nginx, "QUIT").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,5 +149,31 @@ async fn nginx_graceful_stop_http1() {
         .connect_timeout(Duration::from_secs(2))
         .build()
         .expect("client");
-    graceful_stop_mid_run(client).await;
+    let nginx = peers::nginx(NginxOptions::default())
+        .await
+        .expect("nginx starts");
+    graceful_stop_mid_run(client, nginx, "QUIT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_graceful_stop_h2() {
+    init_tracing();
+    let client = client_builder()
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let caddy = peers::caddy().await.expect("caddy starts");
+    graceful_stop_mid_run(client, caddy, "TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_graceful_stop_http1() {
+    init_tracing();
+    let client = client_builder()
+        .http1_only()
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let caddy = peers::caddy().await.expect("caddy starts");
+    graceful_stop_mid_run(client, caddy, "TERM").await;
 }

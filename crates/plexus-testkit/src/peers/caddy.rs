@@ -1,4 +1,6 @@
-//! Caddy (Debian `caddy`, 2.6): h2 and HTTP/1.1 by ALPN on its TLS port, a JSON access log.
+//! Caddy (Debian `caddy`, 2.6): h2 and HTTP/1.1 by ALPN on its TLS port, a JSON access log
+//! (with request headers, so `x-request-id`s are counted); a graceful stop (SIGTERM) waits
+//! at most 5 s for requests in flight.
 
 use std::io;
 
@@ -14,6 +16,7 @@ pub async fn caddy() -> io::Result<Peer> {
     let config = format!(
         r#"{{
 	admin off
+	grace_period 5s
 	auto_https disable_redirects
 	http_port {http_port}
 	https_port {port}
@@ -62,8 +65,11 @@ https://localhost:{port} {{
 
 /// One JSON object per request; a connection is the client's (address, port) pair.
 fn parse(text: &str) -> PeerLog {
-    let records = text.lines().filter_map(|line| {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let mut log = summarize(lines.iter().map(|v| {
         let r = &v["request"];
         let conn = format!(
             "{}:{}",
@@ -79,7 +85,12 @@ fn parse(text: &str) -> PeerLog {
         } else {
             ""
         };
-        Some((conn, proto, path))
-    });
-    summarize(records)
+        (conn, proto, path)
+    }));
+    // Caddy logs request headers under Go's canonical names.
+    let ids = lines
+        .iter()
+        .filter_map(|v| v["request"]["headers"]["X-Request-Id"][0].as_str());
+    log.duplicate_request_ids = super::duplicates(ids);
+    log
 }

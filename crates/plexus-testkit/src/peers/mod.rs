@@ -64,7 +64,7 @@ pub struct PeerLog {
     pub peak_streams: Option<usize>,
     /// RST_STREAM frames the server sent (nghttpd only).
     pub resets_sent: Option<u64>,
-    /// `x-request-id`s logged more than once (nginx only).
+    /// `x-request-id`s logged more than once (nginx and Caddy).
     pub duplicate_request_ids: Vec<String>,
 }
 
@@ -331,6 +331,18 @@ fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
         std::fs::create_dir_all(dir.path().join(sub))?;
     }
     Ok((dir, certs, www))
+}
+
+/// The request ids that appear more than once.
+fn duplicates<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    for id in ids {
+        *seen.entry(id).or_default() += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(id, _)| id.to_string())
+        .collect()
 }
 
 /// Counts requests and connections from `(connection key, requests-on-it, protocol, path)`

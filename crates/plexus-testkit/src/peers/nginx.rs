@@ -99,18 +99,11 @@ http {{
 /// `connection requests protocol status uri method request-id` per line.
 fn parse(text: &str) -> PeerLog {
     let mut log = summarize(records(text));
-    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
-    for line in text.lines() {
-        let mut f = line.split_whitespace().skip(6);
-        if let Some(id) = f.next().filter(|id| *id != "-") {
-            *seen.entry(id).or_default() += 1;
-        }
-    }
-    log.duplicate_request_ids = seen
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let ids = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(6))
+        .filter(|id| *id != "-");
+    log.duplicate_request_ids = super::duplicates(ids);
     log
 }
 
