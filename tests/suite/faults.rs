@@ -262,3 +262,58 @@ async fn goaway_with_an_error_code_mid_flight() {
     assert!(stats.refused_streams >= 15, "{}", stats.refused_streams);
     assert!(retried_after_refusal > 0);
 }
+
+/// A server that goes away while requests wait for an HTTP/1.1 connection: the waiting
+/// requests end at once with a connection error, not at their deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_queued_for_a_vanished_server_fail_fast() {
+    init_tracing();
+    let server = TestServer::builder()
+        .http1_only()
+        .start()
+        .await
+        .expect("server starts");
+    let client = plexus_tests::client_builder()
+        .http1_max_connections_per_origin(2)
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let url = server.url("/delay/300");
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let r = client
+                    .get(url)
+                    .timeout(std::time::Duration::from_secs(20))
+                    .send()
+                    .await?;
+                r.bytes().await.map(|_| ())
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.stop();
+    drop(server);
+    let mut kinds = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await.expect("task") {
+            kinds.push(e.kind());
+        }
+    }
+    println!("ended after {:?}: {kinds:?}", started.elapsed());
+    // The two in flight lost their connection; the ten queued tried to connect, were
+    // refused and failed then — before the fix they waited out their 20 s deadline while
+    // the pool reconnected in a loop.
+    assert_eq!(kinds.len(), 12, "{kinds:?}");
+    assert!(
+        kinds.iter().all(|k| matches!(
+            k,
+            plexus::ErrorKind::Connect | plexus::ErrorKind::ConnectionClosed
+        )),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&plexus::ErrorKind::Connect), "{kinds:?}");
+}

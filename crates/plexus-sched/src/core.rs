@@ -226,7 +226,10 @@ impl<T: Clone> Core<T> {
     }
 
     /// A connect failed. If nothing else can serve the queue (no ready connection and no
-    /// other connect under way), every waiter fails with `error`.
+    /// other connect under way), every waiter fails with `error`. A failure never starts
+    /// another connect by itself: with two connects under way to a server that refuses
+    /// them, each failure would start a replacement and the queue would wait out its
+    /// deadlines while the client hammered the port.
     pub(crate) fn connect_failed(&mut self, error: &Error, now: Instant) -> Outcome<T> {
         self.connecting = self.connecting.saturating_sub(1);
         let mut out = Outcome::default();
@@ -234,7 +237,7 @@ impl<T: Clone> Core<T> {
         if !usable && self.connecting == 0 {
             out.failed = self.queue.drain(..).map(|w| (w, error.clone())).collect();
         } else {
-            self.dispatch(now, &mut out);
+            self.grant_ready(now, &mut out);
         }
         out
     }
@@ -412,12 +415,17 @@ impl<T: Clone> Core<T> {
 
     /// Hands free streams to the queue, head first, then plans connects for the rest.
     fn dispatch(&mut self, now: Instant, out: &mut Outcome<T>) {
+        self.grant_ready(now, out);
+        out.connects += self.plan_connects();
+    }
+
+    /// Hands queued waiters streams on ready connections, as far as they go.
+    fn grant_ready(&mut self, now: Instant, out: &mut Outcome<T>) {
         while !self.queue.is_empty() {
             let Some(i) = self.pick(now, out) else { break };
             let waiter = self.queue.pop_front().expect("queue is not empty");
             out.grants.push((waiter, self.lease(i)));
         }
-        out.connects += self.plan_connects();
     }
 
     /// How many connects to start now for the queue; counts them as under way.
