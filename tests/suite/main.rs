@@ -7,6 +7,7 @@ mod client;
 mod faults;
 mod goaway;
 mod h3;
+mod hostile;
 mod http1_pool;
 mod limits;
 mod malformed;

@@ -11,8 +11,11 @@
 //! | `/truncated-chunked` | a chunked body whose last chunk never comes; the connection closes |
 //! | `/bad-chunk-size` | a chunk size that is not hex |
 //! | `/long-body` | `Content-Length: 2` followed by more bytes than that; the connection stays open |
+//! | `/endless-headers` | a status line, then header lines until [`HOSTILE_BYTES`] are out or the client hangs up |
 //!
-//! Every request head read is counted, so a test can tell a request was not sent twice.
+//! Every request head read is counted, so a test can tell a request was not sent twice;
+//! so are the bytes written on a connection, so a test can tell where a client stopped
+//! reading an endless head.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,6 +25,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
+
+use crate::HOSTILE_BYTES;
 
 /// The broken-response server; stops when dropped.
 #[derive(Debug)]
@@ -35,6 +40,7 @@ pub struct MalformedServer {
 struct Counts {
     requests: AtomicU64,
     connections: AtomicU64,
+    most_written: AtomicU64,
 }
 
 /// What to do after a response is written.
@@ -116,6 +122,11 @@ impl MalformedServer {
     pub fn connections(&self) -> u64 {
         self.counts.connections.load(Ordering::Relaxed)
     }
+
+    /// The most bytes written on any one connection.
+    pub fn most_bytes_written(&self) -> u64 {
+        self.counts.most_written.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for MalformedServer {
@@ -141,13 +152,39 @@ async fn serve(mut stream: TcpStream, counts: Arc<Counts>) {
         buf.drain(..end + 4);
         counts.requests.fetch_add(1, Ordering::Relaxed);
         let path = head.split_whitespace().nth(1).unwrap_or("/");
+        if path == "/endless-headers" {
+            endless_headers(&mut stream, &counts).await;
+            return;
+        }
         let (bytes, after) = response(path);
         if stream.write_all(bytes).await.is_err() {
             return;
         }
+        counts
+            .most_written
+            .fetch_max(bytes.len() as u64, Ordering::Relaxed);
         if let After::Close = after {
             let _ = stream.shutdown().await;
             return;
         }
     }
+}
+
+/// A status line and then header lines, 16 KiB at a time, until [`HOSTILE_BYTES`] are out
+/// or the client hangs up; the connection is then held open until the client closes it.
+async fn endless_headers(stream: &mut TcpStream, counts: &Counts) {
+    let line = b"x-junk: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let chunk = line.repeat(16 * 1024 / line.len());
+    let mut written = 0u64;
+    let mut next: &[u8] = b"HTTP/1.1 200 OK\r\n";
+    while written < HOSTILE_BYTES {
+        if stream.write_all(next).await.is_err() {
+            return;
+        }
+        written += next.len() as u64;
+        counts.most_written.fetch_max(written, Ordering::Relaxed);
+        next = &chunk;
+    }
+    let mut sink = [0u8; 1024];
+    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
 }
