@@ -6,8 +6,12 @@
 //! kernel's socket buffers — counted by the server — keep its heap bounded, and stay
 //! usable.
 
+use plexus::Http3Mode;
 use plexus::{Client, ErrorKind};
-use plexus_testkit::{H2Hostility, HostileH2Server, MalformedServer, TestServer, HOSTILE_BYTES};
+use plexus_testkit::{
+    H2Hostility, H3Hostility, HostileH2Server, HostileH3Server, MalformedServer, TestServer,
+    HOSTILE_BYTES,
+};
 use plexus_tests::{client_builder, heap, init_tracing};
 
 /// What a client may have taken from a hostile server: its own limits (4 MiB stream
@@ -21,6 +25,8 @@ const MOST_HEAP_GROWTH: usize = 32 * 1024 * 1024;
 const FLOW_CONTROL_ERROR: u32 = 0x3;
 const FRAME_SIZE_ERROR: u32 = 0x6;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
+/// HTTP/3 error code (RFC 9114 §8.1).
+const H3_EXCESSIVE_LOAD: u64 = 0x107;
 
 fn h2_client() -> Client {
     client_builder()
@@ -200,4 +206,77 @@ async fn an_endless_http1_head_is_cut_off() {
     let r = client.get(server.url("/ok")).send().await.expect("usable");
     assert_eq!(r.text().await.expect("body"), "ok");
     watch.assert_bounded("endless HTTP/1.1 head");
+}
+
+/// Sends a GET over h3 to a server with `hostility` (20 s deadline); gives the error it
+/// ended in, once the server is done writing.
+async fn hostile_h3(hostility: H3Hostility) -> (HostileH3Server, plexus::Error) {
+    let server = HostileH3Server::start(hostility).await.expect("server");
+    let client = client_builder()
+        .http3(Http3Mode::Only)
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let error = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect_err("no response");
+    assert!(
+        server.done_writing().await,
+        "{hostility:?}: the server is still writing"
+    );
+    eprintln!(
+        "{hostility:?}: {error} (kind {:?}, {} attempts); server: {} connections, {} requests, \
+         {} KiB written at most, STOP_SENDING {:?}, CONNECTION_CLOSE {:?}",
+        error.kind(),
+        error.attempts(),
+        server.connections(),
+        server.requests(),
+        server.most_bytes_written() / 1024,
+        server.stop_codes(),
+        server.close_codes(),
+    );
+    assert!(
+        server.most_bytes_written() < MOST_TAKEN,
+        "{hostility:?}: the client took {} bytes",
+        server.most_bytes_written()
+    );
+    let h3 = TestServer::builder().h3().start().await.expect("server");
+    let r = client.get(h3.url("/")).send().await.expect("usable");
+    assert_eq!(r.status(), 200);
+    (server, error)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_h3_headers_frame_is_refused() {
+    init_tracing();
+    let watch = HeapWatch::start();
+    let (server, error) = hostile_h3(H3Hostility::OversizedHeaders).await;
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    // The stream is refused at the frame's header; the connection lives on.
+    assert_eq!(server.stop_codes(), [H3_EXCESSIVE_LOAD]);
+    assert!(server.close_codes().is_empty());
+    watch.assert_bounded("oversized h3 HEADERS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_unknown_h3_frame_is_refused() {
+    init_tracing();
+    let watch = HeapWatch::start();
+    let (server, error) = hostile_h3(H3Hostility::OversizedUnknownFrame).await;
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    assert_eq!(server.stop_codes(), [H3_EXCESSIVE_LOAD]);
+    watch.assert_bounded("oversized unknown h3 frame");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_h3_control_frame_is_refused() {
+    init_tracing();
+    let watch = HeapWatch::start();
+    let (server, error) = hostile_h3(H3Hostility::OversizedControlFrame).await;
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
+    // The control stream cannot be refused alone: the connection is closed.
+    assert_eq!(server.close_codes(), [H3_EXCESSIVE_LOAD]);
+    watch.assert_bounded("oversized h3 control frame");
 }

@@ -6,7 +6,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -21,11 +21,13 @@ use plexus_core::{
 use tracing::Instrument;
 
 use crate::connector::QuicConfig;
-use crate::goaway::{GoawaySeen, GoawayTap};
+use crate::frame_scan::FrameTooLarge;
+use crate::goaway::GoawaySeen;
 use crate::peer_params::PeerParams;
+use crate::transport::{WatchedOpener, WatchedQuic, WatchedRecv};
 
-type H3Send = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
-type H3RecvStream = h3::client::RequestStream<h3_quinn::RecvStream, Bytes>;
+type H3Send = h3::client::SendRequest<WatchedOpener, Bytes>;
+type H3RecvStream = h3::client::RequestStream<WatchedRecv, Bytes>;
 type H3SendStream = h3::client::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>;
 
 /// A handle to one HTTP/3 connection.
@@ -43,6 +45,8 @@ struct Link {
     quic: quinn::Connection,
     path: Arc<PathWatch>,
     goaway: Arc<GoawaySeen>,
+    /// Set when the client closed the connection over an oversized control frame.
+    refused: Arc<OnceLock<FrameTooLarge>>,
 }
 
 /// Called with the origin when a QUIC connection's network path fails.
@@ -81,7 +85,7 @@ fn ended(shared: &ConnectionShared, link: &Link, h3_end: Option<&H3ConnectionErr
             hook(&shared.info().origin);
         }
     }
-    shared.advance(ConnectionState::Closed, || closed_cause(quic, h3_end));
+    shared.advance(ConnectionState::Closed, || closed_cause(link, h3_end));
 }
 
 /// The pending outcome of a connection opened in 0-RTT.
@@ -182,6 +186,7 @@ pub(crate) async fn establish(
         quic,
         path: Arc::new(PathWatch::new(path_hook)),
         goaway: Arc::default(),
+        refused: Arc::default(),
     };
     let quic = &link.quic;
     let connected = Instant::now();
@@ -216,7 +221,12 @@ pub(crate) async fn establish(
     };
     let (mut driver, sender) = h3::client::builder()
         .max_field_section_size(config.max_field_section_size)
-        .build::<_, _, Bytes>(GoawayTap::new(quic.clone(), Arc::clone(&link.goaway)))
+        .build::<_, _, Bytes>(WatchedQuic::new(
+            quic.clone(),
+            Arc::clone(&link.goaway),
+            Arc::clone(&link.refused),
+            config.max_field_section_size,
+        ))
         .await
         .map_err(|e| {
             Error::new(ErrorKind::Protocol)
@@ -314,8 +324,8 @@ fn early_data_rejected() -> Error {
 }
 
 /// Why the connection ended, with the peer's reason phrase when it gave one.
-fn closed_cause(quic: &quinn::Connection, h3_end: Option<&H3ConnectionError>) -> Error {
-    match quic.close_reason() {
+fn closed_cause(link: &Link, h3_end: Option<&H3ConnectionError>) -> Error {
+    match link.quic.close_reason() {
         Some(quinn::ConnectionError::ApplicationClosed(close)) => {
             let code = Code::from(close.error_code.into_inner());
             let reason = String::from_utf8_lossy(&close.reason);
@@ -328,9 +338,10 @@ fn closed_cause(quic: &quinn::Connection, h3_end: Option<&H3ConnectionError>) ->
         }
         Some(quinn::ConnectionError::TimedOut) => Error::new(ErrorKind::ConnectionClosed)
             .with_message("the QUIC connection idled out (no answer from the peer)"),
-        Some(quinn::ConnectionError::LocallyClosed) => {
-            Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client")
-        }
+        Some(quinn::ConnectionError::LocallyClosed) => match link.refused.get() {
+            Some(too_large) => Error::new(ErrorKind::Protocol).with_message(too_large.to_string()),
+            None => Error::new(ErrorKind::ConnectionClosed).with_message("closed by the client"),
+        },
         Some(other) => Error::new(ErrorKind::ConnectionClosed)
             .with_message(other.to_string())
             .with_source(other),
@@ -533,7 +544,7 @@ fn stream_failed(
             ended(shared, link, None);
             shared
                 .close_cause()
-                .unwrap_or_else(|| closed_cause(quic, None))
+                .unwrap_or_else(|| closed_cause(link, None))
                 .with_delivery(Delivery::MaybeProcessed)
         }
         StreamError::HeaderTooBig {
@@ -545,12 +556,16 @@ fn stream_failed(
         )),
         StreamError::StreamError { code, reason, .. } => Error::new(ErrorKind::Protocol)
             .with_message(format!("HTTP/3 stream error {code}: {reason}")),
+        // Raised by the transport h3 runs on (an oversized frame, see `frame_scan`).
+        StreamError::Undefined { 0: e, .. } if quic.close_reason().is_none() => {
+            Error::new(ErrorKind::Protocol).with_message(e.to_string())
+        }
         _ => match quic.close_reason() {
             Some(_) => {
-                shared.advance(ConnectionState::Closed, || closed_cause(quic, None));
+                shared.advance(ConnectionState::Closed, || closed_cause(link, None));
                 shared
                     .close_cause()
-                    .unwrap_or_else(|| closed_cause(quic, None))
+                    .unwrap_or_else(|| closed_cause(link, None))
             }
             None => Error::new(ErrorKind::Protocol).with_message(format!("{e:?}")),
         },

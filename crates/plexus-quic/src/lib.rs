@@ -22,8 +22,10 @@ use plexus_core::{Body, Capacity, Connection, ConnectionInfo, ConnectionState, E
 
 mod connection;
 mod connector;
+mod frame_scan;
 mod goaway;
 mod peer_params;
+mod transport;
 mod varint;
 
 pub use connection::{PathFailureHook, QuicBody, QuicConnection};
