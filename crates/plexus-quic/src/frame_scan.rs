@@ -68,6 +68,14 @@ impl fmt::Display for FrameTooLarge {
 
 impl std::error::Error for FrameTooLarge {}
 
+/// What a chunk completed: GOAWAY ids, then perhaps a frame over the limit (after which
+/// the scan is over).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    pub(crate) goaways: Vec<u64>,
+    pub(crate) too_large: Option<FrameTooLarge>,
+}
+
 /// The state of one stream's scan.
 #[derive(Debug)]
 pub(crate) struct FrameScan {
@@ -95,10 +103,9 @@ impl FrameScan {
         }
     }
 
-    /// Takes the next chunk of the stream; returns the ids of the GOAWAYs it completed,
-    /// or the frame that is over the limit.
-    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u64>, FrameTooLarge> {
-        let mut found = Vec::new();
+    /// Takes the next chunk of the stream.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Scanned {
+        let mut found = Scanned::default();
         let mut rest = chunk;
         while !self.done {
             if self.skip > 0 {
@@ -118,21 +125,20 @@ impl FrameScan {
             rest = &rest[n..];
             match self.step() {
                 Ok(Step::Advanced) => {}
-                Ok(Step::Goaway(id)) => found.push(id),
+                Ok(Step::Goaway(id)) => found.goaways.push(id),
                 Ok(Step::NeedMore) if rest.is_empty() => break,
                 // A full window that does not parse.
                 Ok(Step::NeedMore) => self.done = true,
                 Err(too_large) => {
                     self.done = true;
-                    self.pending = Vec::new();
-                    return Err(too_large);
+                    found.too_large = Some(too_large);
                 }
             }
         }
         if self.done {
             self.pending = Vec::new();
         }
-        Ok(found)
+        found
     }
 
     /// Parses what `pending` starts with.
@@ -215,6 +221,17 @@ mod tests {
         FrameScan::new(ScannedStream::Unidirectional, LIMIT)
     }
 
+    /// GOAWAY ids found, the scan being fine.
+    fn ok(scanned: Scanned) -> Vec<u64> {
+        assert_eq!(scanned.too_large, None);
+        scanned.goaways
+    }
+
+    /// The frame refused.
+    fn refused(scanned: Scanned) -> FrameTooLarge {
+        scanned.too_large.expect("a frame over the limit")
+    }
+
     /// A control stream: its type, SETTINGS, an unknown (grease) frame, GOAWAY(id).
     fn control_stream(goaway_id: u8) -> Vec<u8> {
         let mut s = vec![0x00];
@@ -226,7 +243,7 @@ mod tests {
 
     #[test]
     fn finds_goaway_after_other_frames() {
-        assert_eq!(control().feed(&control_stream(40)), Ok(vec![40]));
+        assert_eq!(ok(control().feed(&control_stream(40))), vec![40]);
     }
 
     #[test]
@@ -234,15 +251,12 @@ mod tests {
         let stream = control_stream(36);
         for cut in 0..stream.len() {
             let mut scan = control();
-            let mut found = scan.feed(&stream[..cut]).expect("fine");
-            found.extend(scan.feed(&stream[cut..]).expect("fine"));
+            let mut found = ok(scan.feed(&stream[..cut]));
+            found.extend(ok(scan.feed(&stream[cut..])));
             assert_eq!(found, vec![36], "cut at {cut}");
         }
         let mut scan = control();
-        let found: Vec<u64> = stream
-            .iter()
-            .flat_map(|b| scan.feed(&[*b]).expect("fine"))
-            .collect();
+        let found: Vec<u64> = stream.iter().flat_map(|b| ok(scan.feed(&[*b]))).collect();
         assert_eq!(found, vec![36]);
     }
 
@@ -250,7 +264,7 @@ mod tests {
     fn reads_multi_byte_ids_and_successive_goaways() {
         // GOAWAY(400) as a two-byte varint, then GOAWAY(8).
         let stream = [0x00, 0x07, 0x02, 0x41, 0x90, 0x07, 0x01, 0x08];
-        assert_eq!(control().feed(&stream), Ok(vec![400, 8]));
+        assert_eq!(ok(control().feed(&stream)), vec![400, 8]);
     }
 
     #[test]
@@ -258,20 +272,20 @@ mod tests {
         // A QPACK encoder stream whose bytes happen to look like GOAWAY, or a frame
         // header over the limit.
         let mut scan = control();
-        assert_eq!(scan.feed(&[0x02, 0x07, 0x01, 0x04]), Ok(vec![]));
-        assert_eq!(scan.feed(&[0x07, 0x01, 0x04]), Ok(vec![]));
-        assert_eq!(scan.feed(&[0x01, 0xbf, 0xff, 0xff, 0xff]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&[0x02, 0x07, 0x01, 0x04])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x01, 0xbf, 0xff, 0xff, 0xff])), vec![]);
     }
 
     #[test]
     fn skips_a_large_frame_across_chunks() {
         let mut scan = control();
         // An unknown frame of 300 bytes (two-byte length), fed in pieces, then GOAWAY(4).
-        assert_eq!(scan.feed(&[0x00, 0x21, 0x41, 0x2c]), Ok(vec![]));
-        assert_eq!(scan.feed(&[0u8; 200]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&[0x00, 0x21, 0x41, 0x2c])), vec![]);
+        assert_eq!(ok(scan.feed(&[0u8; 200])), vec![]);
         let mut tail = vec![0u8; 100];
         tail.extend([0x07, 0x01, 0x04]);
-        assert_eq!(scan.feed(&tail), Ok(vec![4]));
+        assert_eq!(ok(scan.feed(&tail)), vec![4]);
         assert!(scan.pending.is_empty());
     }
 
@@ -279,42 +293,38 @@ mod tests {
     fn stops_at_an_oversized_goaway() {
         let mut scan = control();
         assert_eq!(
-            scan.feed(&[0x00, 0x07, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            Ok(vec![])
+            ok(scan.feed(&[0x00, 0x07, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+            vec![]
         );
-        assert_eq!(scan.feed(&[0x07, 0x01, 0x04]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), vec![]);
     }
 
     #[test]
     fn refuses_frames_over_the_limit_but_data() {
         // HEADERS of 1 GiB (an eight-byte length) on a request stream.
         let mut scan = FrameScan::new(ScannedStream::Request, LIMIT);
-        let err = scan
-            .feed(&[0x01, 0xc0, 0, 0, 0, 0x40, 0, 0, 0])
-            .expect_err("over the limit");
+        let err = refused(scan.feed(&[0x01, 0xc0, 0, 0, 0, 0x40, 0, 0, 0]));
         assert_eq!(err.frame_type, 0x01);
         assert_eq!(err.length, 1 << 30);
         assert!(!err.control_stream);
         // After it, the scan is done.
-        assert_eq!(scan.feed(&[0x01, 0x01, 0x00]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&[0x01, 0x01, 0x00])), vec![]);
 
         // DATA of any length passes; the frames after it are still checked.
         let mut scan = FrameScan::new(ScannedStream::Request, LIMIT);
         assert_eq!(
-            scan.feed(&[0x01, 0x01, 0x88, 0x00, 0x80, 0x10, 0, 0]),
-            Ok(vec![])
+            ok(scan.feed(&[0x01, 0x01, 0x88, 0x00, 0x80, 0x10, 0, 0])),
+            vec![]
         );
-        assert_eq!(scan.feed(&vec![0u8; 1 << 20]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&vec![0u8; 1 << 20])), vec![]);
         assert_eq!(scan.skip, 0);
-        let err = scan
-            .feed(&[0x21, 0x80, 0x10, 0, 0])
-            .expect_err("an unknown frame over the limit");
+        let err = refused(scan.feed(&[0x21, 0x80, 0x10, 0, 0]));
         assert_eq!(err.length, 1 << 20);
 
         // On the control stream, split across chunks.
         let mut scan = control();
-        assert_eq!(scan.feed(&[0x00, 0x04, 0x00, 0x21, 0x80]), Ok(vec![]));
-        let err = scan.feed(&[0x10, 0, 0]).expect_err("over the limit");
+        assert_eq!(ok(scan.feed(&[0x00, 0x04, 0x00, 0x21, 0x80])), vec![]);
+        let err = refused(scan.feed(&[0x10, 0, 0]));
         assert!(err.control_stream);
     }
 
@@ -322,7 +332,17 @@ mod tests {
     fn a_small_limit_is_raised_to_the_minimum() {
         let mut scan = FrameScan::new(ScannedStream::Request, 100);
         // A 10 KiB unknown frame passes.
-        assert_eq!(scan.feed(&[0x21, 0x68, 0x00]), Ok(vec![]));
+        assert_eq!(ok(scan.feed(&[0x21, 0x68, 0x00])), vec![]);
         assert_eq!(scan.skip, 10 * 1024);
+    }
+
+    #[test]
+    fn a_goaway_before_an_oversized_frame_in_one_chunk_is_kept() {
+        // Found by the h3_frames fuzz target: fed whole, the GOAWAY was lost with the
+        // refusal; fed byte by byte, it was not.
+        let mut scan = FrameScan::new(ScannedStream::Unidirectional, 0);
+        let scanned = scan.feed(&[0x00, 0x07, 0x01, 0x2e, 0x21, 0xb0, 0, 0, 0x7a]);
+        assert_eq!(scanned.goaways, vec![0x2e]);
+        assert!(scanned.too_large.is_some());
     }
 }

@@ -234,14 +234,13 @@ impl quic::RecvStream for WatchedRecv {
         let Poll::Ready(Ok(Some(chunk))) = &polled else {
             return polled;
         };
-        match self.scan.feed(chunk) {
-            Ok(goaways) => {
-                for id in goaways {
-                    self.watch.goaway.record(id);
-                }
-                polled
-            }
-            Err(too_large) => {
+        let scanned = self.scan.feed(chunk);
+        for id in scanned.goaways {
+            self.watch.goaway.record(id);
+        }
+        match scanned.too_large {
+            None => polled,
+            Some(too_large) => {
                 tracing::debug!(%too_large, "refusing an oversized HTTP/3 frame");
                 self.inner.stop_sending(H3_EXCESSIVE_LOAD.into());
                 if too_large.control_stream {

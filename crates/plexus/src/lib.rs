@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod alt_svc_cache;
+mod alt_svc_file;
 mod builder;
 mod client;
 mod connect;
