@@ -136,6 +136,10 @@ impl ClientBuilder {
     /// [`ErrorKind::TooLarge`] (HTTP/1.1, h3) or [`ErrorKind::Protocol`] (h2, whose
     /// library does not tell an oversized head from a malformed one). Default: 64 KiB
     /// for HTTP/1.1, 256 KiB for h2 and h3 (whose sizes count header overhead).
+    ///
+    /// It is also the longest HTTP/3 frame other than DATA accepted from the server (at
+    /// least 16 KiB): the h3 library buffers a frame until it is whole, so a longer one
+    /// is refused at its header ([`ErrorKind::Protocol`]) rather than held.
     pub fn max_response_header_size(mut self, bytes: u32) -> Self {
         self.tcp.h1.max_header_size = bytes as usize;
         self.tcp.h2.max_header_list_size = bytes;
