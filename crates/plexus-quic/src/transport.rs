@@ -29,10 +29,11 @@ struct Watch {
     frame_limit: u64,
 }
 
-/// h3-quinn's connection, its server streams scanned.
+/// h3-quinn's connection, its server streams scanned. Streams are opened through an
+/// opener of its own, as h3's clones of the opener do.
 pub(crate) struct WatchedQuic {
     inner: h3_quinn::Connection,
-    watch: Watch,
+    opener: WatchedOpener,
 }
 
 impl WatchedQuic {
@@ -44,15 +45,17 @@ impl WatchedQuic {
         refused: Arc<OnceLock<FrameTooLarge>>,
         frame_limit: u64,
     ) -> WatchedQuic {
-        WatchedQuic {
-            inner: h3_quinn::Connection::new(quic.clone()),
+        let inner = h3_quinn::Connection::new(quic.clone());
+        let opener = WatchedOpener {
+            inner: quic::Connection::<Bytes>::opener(&inner),
             watch: Watch {
                 quic,
                 goaway,
                 refused,
                 frame_limit,
             },
-        }
+        };
+        WatchedQuic { inner, opener }
     }
 }
 
@@ -64,8 +67,9 @@ impl<B: Buf> quic::Connection<B> for WatchedQuic {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<WatchedRecv, ConnectionErrorIncoming>> {
+        let watch = &self.opener.watch;
         quic::Connection::<B>::poll_accept_recv(&mut self.inner, cx)
-            .map_ok(|inner| WatchedRecv::new(inner, ScannedStream::Unidirectional, &self.watch))
+            .map_ok(|inner| WatchedRecv::new(inner, ScannedStream::Unidirectional, watch))
     }
 
     fn poll_accept_bidi(
@@ -73,15 +77,13 @@ impl<B: Buf> quic::Connection<B> for WatchedQuic {
         cx: &mut Context<'_>,
     ) -> Poll<Result<WatchedBidi<B>, ConnectionErrorIncoming>> {
         // A client is not offered bidirectional streams; passed on for h3 to refuse.
+        let watch = &self.opener.watch;
         quic::Connection::<B>::poll_accept_bidi(&mut self.inner, cx)
-            .map_ok(|inner| WatchedBidi::new(inner, &self.watch))
+            .map_ok(|inner| WatchedBidi::new(inner, watch))
     }
 
     fn opener(&self) -> WatchedOpener {
-        WatchedOpener {
-            inner: quic::Connection::<B>::opener(&self.inner),
-            watch: self.watch.clone(),
-        }
+        self.opener.clone()
     }
 }
 
@@ -93,19 +95,18 @@ impl<B: Buf> quic::OpenStreams<B> for WatchedQuic {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<WatchedBidi<B>, StreamErrorIncoming>> {
-        quic::OpenStreams::<B>::poll_open_bidi(&mut self.inner, cx)
-            .map_ok(|inner| WatchedBidi::new(inner, &self.watch))
+        self.opener.poll_open_bidi(cx)
     }
 
     fn poll_open_send(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<h3_quinn::SendStream<B>, StreamErrorIncoming>> {
-        quic::OpenStreams::<B>::poll_open_send(&mut self.inner, cx)
+        self.opener.poll_open_send(cx)
     }
 
     fn close(&mut self, code: h3::error::Code, reason: &[u8]) {
-        quic::OpenStreams::<B>::close(&mut self.inner, code, reason);
+        quic::OpenStreams::<B>::close(&mut self.opener, code, reason);
     }
 }
 
