@@ -19,8 +19,7 @@ use crate::goaway::GoawaySeen;
 /// RFC 9114 §8.1: the peer is generating excessive load.
 const H3_EXCESSIVE_LOAD: u32 = 0x0107;
 
-/// What every stream's scan reports to.
-#[derive(Clone)]
+/// What every stream's scan reports to (shared: one count per stream).
 struct Watch {
     quic: quinn::Connection,
     goaway: Arc<GoawaySeen>,
@@ -48,12 +47,12 @@ impl WatchedQuic {
         let inner = h3_quinn::Connection::new(quic.clone());
         let opener = WatchedOpener {
             inner: quic::Connection::<Bytes>::opener(&inner),
-            watch: Watch {
+            watch: Arc::new(Watch {
                 quic,
                 goaway,
                 refused,
                 frame_limit,
-            },
+            }),
         };
         WatchedQuic { inner, opener }
     }
@@ -114,7 +113,7 @@ impl<B: Buf> quic::OpenStreams<B> for WatchedQuic {
 #[derive(Clone)]
 pub(crate) struct WatchedOpener {
     inner: h3_quinn::OpenStreams,
-    watch: Watch,
+    watch: Arc<Watch>,
 }
 
 impl<B: Buf> quic::OpenStreams<B> for WatchedOpener {
@@ -148,7 +147,7 @@ pub(crate) struct WatchedBidi<B: Buf> {
 }
 
 impl<B: Buf> WatchedBidi<B> {
-    fn new(inner: h3_quinn::BidiStream<B>, watch: &Watch) -> WatchedBidi<B> {
+    fn new(inner: h3_quinn::BidiStream<B>, watch: &Arc<Watch>) -> WatchedBidi<B> {
         let (send, recv) = quic::BidiStream::split(inner);
         WatchedBidi {
             send,
@@ -211,15 +210,15 @@ impl<B: Buf> quic::SendStream<B> for WatchedBidi<B> {
 pub(crate) struct WatchedRecv {
     inner: h3_quinn::RecvStream,
     scan: FrameScan,
-    watch: Watch,
+    watch: Arc<Watch>,
 }
 
 impl WatchedRecv {
-    fn new(inner: h3_quinn::RecvStream, stream: ScannedStream, watch: &Watch) -> WatchedRecv {
+    fn new(inner: h3_quinn::RecvStream, stream: ScannedStream, watch: &Arc<Watch>) -> WatchedRecv {
         WatchedRecv {
             inner,
             scan: FrameScan::new(stream, watch.frame_limit),
-            watch: watch.clone(),
+            watch: Arc::clone(watch),
         }
     }
 }
