@@ -23,7 +23,7 @@ pub async fn caddy() -> io::Result<Peer> {
 	storage file_system {data}
 }}
 
-https://localhost:{port} {{
+https://localhost:{port}, https://127.0.0.1:{port}, https://[::1]:{port} {{
 	bind 127.0.0.1 [::1]
 	tls {cert} {key}
 	root * {www}
@@ -54,6 +54,7 @@ https://localhost:{port} {{
         ],
         dir,
         port,
+        cleartext_port: None,
         log,
         stdout_to_log: false,
         parse,

@@ -1,5 +1,6 @@
 //! Hypercorn (PyPI), serving the peers' ASGI app over HTTP/1.1 and h2 on its TLS port and
-//! HTTP/3 on the same UDP port (`--quic-bind`), which it advertises in `Alt-Svc`.
+//! HTTP/3 on the same UDP port (`--quic-bind`), which it advertises in `Alt-Svc`, on
+//! 127.0.0.1 and ::1; HTTP/1.1 and h2c on a cleartext port of 127.0.0.1.
 
 use std::io;
 
@@ -14,7 +15,7 @@ pub async fn hypercorn() -> io::Result<Peer> {
     let port = free_port()?;
     let log = dir.path().join("access.log");
     let env = asgi_app(dir.path(), &www, &log)?;
-    let bind = format!("127.0.0.1:{port}");
+    let cleartext = free_port()?;
     launch(Launch {
         name: "hypercorn",
         program: venv.join("bin/python"),
@@ -26,13 +27,20 @@ pub async fn hypercorn() -> io::Result<Peer> {
             "--keyfile".into(),
             certs.key.display().to_string(),
             "--bind".into(),
-            bind.clone(),
+            format!("127.0.0.1:{port}"),
+            "--bind".into(),
+            format!("[::1]:{port}"),
             "--quic-bind".into(),
-            bind,
+            format!("127.0.0.1:{port}"),
+            "--quic-bind".into(),
+            format!("[::1]:{port}"),
+            "--insecure-bind".into(),
+            format!("127.0.0.1:{cleartext}"),
             "plexus_app:app".into(),
         ],
         dir,
         port,
+        cleartext_port: Some(cleartext),
         log,
         stdout_to_log: false,
         parse: parse_asgi_log,

@@ -26,18 +26,20 @@ mod nginx;
 mod ngtcp2;
 mod probe;
 
-pub use aioquic::aioquic;
+pub use aioquic::{aioquic, aioquic_with, AioquicOptions};
 pub use caddy::caddy;
 pub use hypercorn::hypercorn;
-pub use nghttpd::nghttpd;
+pub use nghttpd::{nghttpd, nghttpd_with};
 pub use nginx::{nginx, NginxOptions};
-pub use ngtcp2::ngtcp2;
+pub use ngtcp2::{ngtcp2, ngtcp2_with, Ngtcp2Options};
 
 /// How a peer is checked ready.
 #[derive(Debug, Clone, Copy)]
 enum Probe {
     /// An h2 GET over TLS on the TCP port.
     H2,
+    /// An h2 GET by prior knowledge over cleartext TCP on the cleartext port.
+    H2c,
     /// An h3 GET over QUIC on the UDP port.
     H3,
 }
@@ -66,6 +68,16 @@ pub struct PeerLog {
     pub resets_sent: Option<u64>,
     /// `x-request-id`s logged more than once (nginx and Caddy).
     pub duplicate_request_ids: Vec<String>,
+    /// The client addresses requests came from (without ports), where the log has them.
+    pub client_hosts: Vec<String>,
+    /// QUIC handshakes the server completed (aioquic, ngtcp2).
+    pub handshakes: Option<u64>,
+    /// Of those, the ones that resumed a TLS session (aioquic).
+    pub resumed: Option<u64>,
+    /// Of those, the ones whose 0-RTT early data the server accepted (aioquic).
+    pub early_data_accepted: Option<u64>,
+    /// QUIC key updates (aioquic; either side's, as the server applied them).
+    pub key_updates: Option<u64>,
 }
 
 /// A running third-party server.
@@ -74,6 +86,7 @@ pub struct Peer {
     name: &'static str,
     child: Child,
     port: u16,
+    cleartext_port: Option<u16>,
     log: PathBuf,
     parse: fn(&str) -> PeerLog,
     dir: TempDir,
@@ -88,6 +101,21 @@ impl Peer {
     /// The TLS port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The cleartext (h2c / HTTP/1.1) port, for a server started with one.
+    pub fn cleartext_port(&self) -> Option<u16> {
+        self.cleartext_port
+    }
+
+    /// The document root: files put here are served (every peer reads them per request).
+    pub fn www(&self) -> PathBuf {
+        self.dir.path().join("www")
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// `https://localhost:PORT{path}`.
@@ -163,6 +191,7 @@ struct Launch {
     args: Vec<String>,
     dir: TempDir,
     port: u16,
+    cleartext_port: Option<u16>,
     log: PathBuf,
     stdout_to_log: bool,
     parse: fn(&str) -> PeerLog,
@@ -194,6 +223,7 @@ async fn launch(l: Launch) -> io::Result<Peer> {
         name: l.name,
         child,
         port: l.port,
+        cleartext_port: l.cleartext_port,
         log: l.log,
         parse: l.parse,
         dir: l.dir,
@@ -216,6 +246,9 @@ async fn wait_ready(peer: &mut Peer, probe: Probe) -> io::Result<()> {
         }
         let ready = match probe {
             Probe::H2 => probe::fetch_h2(peer.port, READY_PATH).await,
+            Probe::H2c => {
+                probe::fetch_h2c(peer.cleartext_port.unwrap_or(peer.port), READY_PATH).await
+            }
             Probe::H3 => probe::fetch_h3(peer.port, READY_PATH).await,
         };
         match ready {
@@ -298,9 +331,13 @@ fn asgi_app(dir: &Path, www: &Path, log: &Path) -> io::Result<Vec<(String, Strin
     ])
 }
 
-/// Parses the ASGI app's log: `client_host:client_port http_version method path`.
+/// Parses the ASGI app's log: `client_host:client_port http_version method path` (lines
+/// the aioquic wrapper adds there, `handshake ...` and `key_update ...`, are skipped).
 fn parse_asgi_log(text: &str) -> PeerLog {
     let records = text.lines().filter_map(|line| {
+        if line.starts_with("handshake ") || line.starts_with("key_update ") {
+            return None;
+        }
         let mut f = line.split_whitespace();
         let conn = f.next()?.to_string();
         let proto = format!("HTTP/{}", f.next()?);
@@ -351,12 +388,20 @@ fn summarize<'a>(records: impl Iterator<Item = (String, String, &'a str)>) -> Pe
     use std::collections::BTreeMap;
     let mut per_conn: BTreeMap<String, u64> = BTreeMap::new();
     let mut protocols: Vec<String> = Vec::new();
+    let mut hosts = std::collections::BTreeSet::new();
     let mut requests = 0;
     for (conn, protocol, path) in records {
         if path == READY_PATH {
             continue;
         }
         requests += 1;
+        if let Some((host, _port)) = conn.rsplit_once(':') {
+            hosts.insert(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            );
+        }
         *per_conn.entry(conn).or_default() += 1;
         if !protocols.contains(&protocol) {
             protocols.push(protocol);
@@ -368,8 +413,7 @@ fn summarize<'a>(records: impl Iterator<Item = (String, String, &'a str)>) -> Pe
         connections: per_conn.len(),
         max_requests_per_connection: per_conn.values().copied().max().unwrap_or(0),
         protocols,
-        peak_streams: None,
-        resets_sent: None,
-        duplicate_request_ids: Vec::new(),
+        client_hosts: hosts.into_iter().collect(),
+        ..PeerLog::default()
     }
 }

@@ -6,33 +6,53 @@ use std::io;
 
 use super::{free_port, launch, workdir, Launch, Peer, PeerLog};
 
-/// Starts nghttpd with at most `max_concurrent_streams` streams per connection.
+/// Starts nghttpd over TLS with at most `max_concurrent_streams` streams per connection.
 pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
+    nghttpd_with(max_concurrent_streams, false).await
+}
+
+/// Starts nghttpd with at most `max_concurrent_streams` streams per connection, on
+/// 127.0.0.1 and ::1; with `cleartext`, h2c by prior knowledge (`--no-tls`) instead of
+/// TLS (the port is then [`Peer::cleartext_port`] as well).
+pub async fn nghttpd_with(max_concurrent_streams: u32, cleartext: bool) -> io::Result<Peer> {
     let program = super::find_binary("nghttpd", "nghttp2-server")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;
     let log = dir.path().join("frames.log");
+    let mut args = vec![
+        // getaddrinfo gives both 127.0.0.1 and ::1; nghttpd listens on each.
+        "-a".into(),
+        "localhost".into(),
+        "-d".into(),
+        www.display().to_string(),
+        "-m".into(),
+        max_concurrent_streams.to_string(),
+        "-v".into(),
+        port.to_string(),
+    ];
+    if cleartext {
+        args.push("--no-tls".into());
+    } else {
+        args.extend([
+            certs.key.display().to_string(),
+            certs.cert.display().to_string(),
+        ]);
+    }
     launch(Launch {
         name: "nghttpd",
         program,
-        args: vec![
-            "-a".into(),
-            "127.0.0.1".into(),
-            "-d".into(),
-            www.display().to_string(),
-            "-m".into(),
-            max_concurrent_streams.to_string(),
-            "-v".into(),
-            port.to_string(),
-            certs.key.display().to_string(),
-            certs.cert.display().to_string(),
-        ],
+        args,
         dir,
         port,
+        cleartext_port: cleartext.then_some(port),
         log,
         stdout_to_log: true,
         parse,
-        probe: super::Probe::H2,
+        probe: if cleartext {
+            super::Probe::H2c
+        } else {
+            super::Probe::H2
+        },
         env: Vec::new(),
     })
     .await
@@ -96,7 +116,7 @@ fn parse(text: &str) -> PeerLog {
         },
         peak_streams: Some(real.iter().map(|c| c.peak).max().unwrap_or(0)),
         resets_sent: Some(resets_sent),
-        duplicate_request_ids: Vec::new(),
+        ..PeerLog::default()
     }
 }
 

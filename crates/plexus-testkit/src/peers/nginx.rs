@@ -1,6 +1,6 @@
 //! nginx (Debian `nginx`): h2 and HTTP/1.1 by ALPN on one TLS port; `keepalive_requests`
 //! and `http2_max_concurrent_streams` configurable; a log line per request with the
-//! connection's serial number.
+//! client's address and port. A second, cleartext port speaks h2c by prior knowledge.
 
 use std::io;
 
@@ -34,6 +34,7 @@ pub async fn nginx(opts: NginxOptions) -> io::Result<Peer> {
     let program = super::find_binary("nginx", "nginx")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;
+    let h2c_port = free_port()?;
     let log = dir.path().join("access.log");
     let d = dir.path().display().to_string();
     let config = format!(
@@ -44,7 +45,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    log_format plexus '$connection $connection_requests $server_protocol $status $uri $request_method $http_x_request_id';
+    log_format plexus '$remote_addr:$remote_port $connection_requests $server_protocol $status $uri $request_method $http_x_request_id';
     access_log {log} plexus;
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
@@ -57,6 +58,8 @@ http {{
     server {{
         listen 127.0.0.1:{port} ssl http2;
         listen [::1]:{port} ssl http2;
+        listen 127.0.0.1:{h2c_port} http2;
+        listen [::1]:{h2c_port} http2;
         server_name localhost;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -87,6 +90,7 @@ http {{
         ],
         dir,
         port,
+        cleartext_port: Some(h2c_port),
         log,
         stdout_to_log: false,
         parse,
@@ -96,7 +100,7 @@ http {{
     .await
 }
 
-/// `connection requests protocol status uri method request-id` per line.
+/// `client-address:port requests protocol status uri method request-id` per line.
 fn parse(text: &str) -> PeerLog {
     let mut log = summarize(records(text));
     let ids = text

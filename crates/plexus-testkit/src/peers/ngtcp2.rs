@@ -4,28 +4,58 @@ use std::io;
 
 use super::{free_port, launch, workdir, Launch, Peer, PeerLog, Probe};
 
-/// Starts ngtcp2's server on a fresh UDP port.
+/// ngtcp2 settings for a test.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ngtcp2Options {
+    /// Validate every new client's address with a Retry (`-V`).
+    pub retry: bool,
+    /// Accept only TLS_CHACHA20_POLY1305_SHA256.
+    pub chacha20_only: bool,
+    /// The bidirectional streams a client may open at once (ngtcp2's default is 100).
+    pub max_streams: Option<u32>,
+}
+
+/// Starts ngtcp2's server on a fresh UDP port with default settings.
 pub async fn ngtcp2() -> io::Result<Peer> {
+    ngtcp2_with(Ngtcp2Options::default()).await
+}
+
+/// Starts ngtcp2's server on a fresh UDP port of 127.0.0.1 and ::1.
+pub async fn ngtcp2_with(opts: Ngtcp2Options) -> io::Result<Peer> {
     let program = super::find_binary("gtlsserver", "ngtcp2-server")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;
     // Its debug output (handshakes, request headers) goes to stderr.
     let log = dir.path().join("stderr.log");
+    let mut args = vec![
+        "-d".into(),
+        www.display().to_string(),
+        "--no-quic-dump".into(),
+        "--no-http-dump".into(),
+    ];
+    if opts.retry {
+        args.push("-V".into());
+    }
+    if opts.chacha20_only {
+        args.push("--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305".into());
+    }
+    if let Some(n) = opts.max_streams {
+        args.push(format!("--max-streams-bidi={n}"));
+    }
+    // getaddrinfo gives both 127.0.0.1 and ::1; the server listens on each.
+    args.extend([
+        "localhost".into(),
+        port.to_string(),
+        certs.key.display().to_string(),
+        certs.cert.display().to_string(),
+    ]);
     launch(Launch {
         name: "ngtcp2",
         program,
-        args: vec![
-            "-d".into(),
-            www.display().to_string(),
-            "--no-quic-dump".into(),
-            "--no-http-dump".into(),
-            "127.0.0.1".into(),
-            port.to_string(),
-            certs.key.display().to_string(),
-            certs.cert.display().to_string(),
-        ],
+        args,
         dir,
         port,
+        cleartext_port: None,
         log,
         stdout_to_log: false,
         parse,
@@ -52,8 +82,7 @@ fn parse(text: &str) -> PeerLog {
         connections: handshakes.saturating_sub(probes),
         max_requests_per_connection: 0,
         protocols: vec!["HTTP/3".into()],
-        peak_streams: None,
-        resets_sent: None,
-        duplicate_request_ids: Vec::new(),
+        handshakes: Some(handshakes.saturating_sub(probes) as u64),
+        ..PeerLog::default()
     }
 }

@@ -36,7 +36,20 @@ pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
     let tls = TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await?;
-    let (mut sender, conn) = h2::client::handshake(tls).await.map_err(io::Error::other)?;
+    get_h2(tls, port, path).await
+}
+
+pub(crate) async fn fetch_h2c(port: u16, path: &str) -> io::Result<()> {
+    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+    get_h2(tcp, port, path).await
+}
+
+/// One h2 GET of `path` over `io`, which must answer 200.
+async fn get_h2<T>(io: T, port: u16, path: &str) -> io::Result<()>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = h2::client::handshake(io).await.map_err(io::Error::other)?;
     let driver = tokio::spawn(conn);
     let request = http::Request::get(format!("https://localhost:{port}{path}"))
         .body(())

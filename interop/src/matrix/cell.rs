@@ -1,0 +1,290 @@
+//! Runs one (case, peer) cell: starts the server as the plan says, runs the endpoint
+//! binary against it with the runner's variables, then checks the downloads against the
+//! known hashes and the server's log and the key log against the plan's expectations.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use plexus_testkit::peers::{self, Peer, PeerLog};
+
+use super::plan::{Expect, Plan, ServerSettings, SMALL_STREAM_LIMIT};
+use crate::endpoint::Protocol;
+use crate::files::{self, Manifest};
+use crate::keylog::KeyLog;
+
+/// How long the endpoint may take for one cell.
+const ENDPOINT_LIMIT: Duration = Duration::from_secs(90);
+
+/// The result of one cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything checked out; what was seen.
+    Passed(String),
+    /// Why not.
+    Failed(String),
+    /// Why the pair does not run.
+    Unsupported(String),
+}
+
+/// What a cell needs from the run: the endpoint binary, the test files and their hashes.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The `plexus-interop` binary.
+    pub endpoint: PathBuf,
+    /// The directory the test files are in.
+    pub files: PathBuf,
+    /// Their hashes.
+    pub manifest: Manifest,
+    /// The body `post-echo` sends.
+    pub post_body: PathBuf,
+    /// The test CA, PEM.
+    pub ca: PathBuf,
+}
+
+/// Runs `case` against `peer` by `plan`.
+pub(super) async fn run(fixture: &Fixture, case: &str, peer_name: &str, plan: &Plan) -> Verdict {
+    let peer = match start(peer_name, plan.server).await {
+        Ok(peer) => peer,
+        Err(e) => return Verdict::Failed(format!("the server did not start: {e}")),
+    };
+    let verdict = match exercise(fixture, case, &peer, plan).await {
+        Ok(v) => v,
+        Err(e) => Verdict::Failed(e.to_string()),
+    };
+    peer.stop().await;
+    verdict
+}
+
+async fn start(name: &str, s: ServerSettings) -> io::Result<Peer> {
+    let streams = s.few_streams.then_some(SMALL_STREAM_LIMIT);
+    match name {
+        "aioquic" => {
+            peers::aioquic_with(peers::AioquicOptions {
+                retry: s.retry,
+                chacha20_only: s.chacha20_only,
+                max_streams: streams,
+            })
+            .await
+        }
+        "ngtcp2" => {
+            peers::ngtcp2_with(peers::Ngtcp2Options {
+                retry: s.retry,
+                chacha20_only: s.chacha20_only,
+                max_streams: streams,
+            })
+            .await
+        }
+        "caddy" => peers::caddy().await,
+        "nginx" => {
+            peers::nginx(peers::NginxOptions {
+                http2_max_concurrent_streams: streams.unwrap_or(128),
+                ..peers::NginxOptions::default()
+            })
+            .await
+        }
+        "nghttpd" => peers::nghttpd_with(streams.unwrap_or(100), s.cleartext).await,
+        "hypercorn" => peers::hypercorn().await,
+        other => Err(io::Error::other(format!("unknown peer {other}"))),
+    }
+}
+
+async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io::Result<Verdict> {
+    link_files(&fixture.files, &peer.www())?;
+    let work = tempfile::Builder::new()
+        .prefix("plexus-interop-")
+        .tempdir()?;
+    let downloads = work.path().join("downloads");
+    let keys = work.path().join("keys.log");
+    let qlog = work.path().join("qlog");
+    let (scheme, port) = if plan.server.cleartext {
+        ("http", peer.cleartext_port().unwrap_or(peer.port()))
+    } else {
+        ("https", peer.port())
+    };
+    let requests: Vec<String> = plan
+        .paths
+        .iter()
+        .map(|p| format!("{scheme}://{}:{port}/{p}", plan.host))
+        .collect();
+    let protocol = match plan.protocol {
+        Protocol::Hq => "hq",
+        Protocol::H3 => "h3",
+        Protocol::H2 => "h2",
+        Protocol::H1 => "h1",
+        Protocol::H2c => "h2c",
+        Protocol::Auto => "auto",
+    };
+    let started = Instant::now();
+    let child = tokio::process::Command::new(&fixture.endpoint)
+        .env("ROLE", "client")
+        .env("TESTCASE", case)
+        .env("REQUESTS", requests.join(" "))
+        .env("DOWNLOADS", &downloads)
+        .env("SSLKEYLOGFILE", &keys)
+        .env("QLOGDIR", &qlog)
+        .env("PLEXUS_PROTOCOL", protocol)
+        .env("PLEXUS_CA", &fixture.ca)
+        .env("PLEXUS_POST_BODY", &fixture.post_body)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let output = match tokio::time::timeout(ENDPOINT_LIMIT, child.wait_with_output()).await {
+        Ok(out) => out?,
+        Err(_) => {
+            return Ok(Verdict::Failed(format!(
+                "the endpoint did not finish within {} s",
+                ENDPOINT_LIMIT.as_secs()
+            )))
+        }
+    };
+    let took = started.elapsed();
+    let stderr = tail(&String::from_utf8_lossy(&output.stderr));
+    match output.status.code() {
+        Some(0) => {}
+        Some(127) => return Ok(Verdict::Unsupported(format!("endpoint: {stderr}"))),
+        _ => {
+            return Ok(Verdict::Failed(format!(
+                "endpoint exited with {}: {stderr}",
+                output.status
+            )))
+        }
+    }
+    if let Err(e) = check_files(fixture, plan, &downloads) {
+        return Ok(Verdict::Failed(e));
+    }
+    let log = peer.settled_log().await;
+    let keylog = KeyLog::read(&keys);
+    let tls = !plan.server.cleartext;
+    match check_logs(&plan.expect, &log, &keylog, tls) {
+        Ok(seen) => Ok(Verdict::Passed(format!(
+            "{seen}; {:.1} s",
+            took.as_secs_f64()
+        ))),
+        Err(e) => Ok(Verdict::Failed(e)),
+    }
+}
+
+/// Links every entry of the test files' directory into the server's document root.
+fn link_files(files: &Path, www: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(files)? {
+        let entry = entry?;
+        let target = www.join(entry.file_name());
+        if !target.exists() {
+            std::os::unix::fs::symlink(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_files(fixture: &Fixture, plan: &Plan, downloads: &Path) -> Result<(), String> {
+    if plan.paths == ["echo"] {
+        let sent = std::fs::read(&fixture.post_body).map_err(|e| e.to_string())?;
+        let got = std::fs::read(downloads.join("echo"))
+            .map_err(|e| format!("no echo was written: {e}"))?;
+        return if got == sent {
+            Ok(())
+        } else {
+            Err(format!(
+                "the echo differs: {} bytes back for {} sent",
+                got.len(),
+                sent.len()
+            ))
+        };
+    }
+    files::check_downloads(downloads, &plan.paths, &fixture.manifest)
+}
+
+/// Checks the logs; on success, a short account of what they show.
+fn check_logs(expect: &Expect, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<String, String> {
+    let connections = log.handshakes.map_or(log.connections, |h| h as usize);
+    if connections != expect.connections {
+        return Err(format!(
+            "the server saw {connections} connection(s), expected {}",
+            expect.connections
+        ));
+    }
+    if tls && keys.handshakes != expect.connections {
+        return Err(format!(
+            "the key log shows {} TLS handshake(s), expected {}",
+            keys.handshakes, expect.connections
+        ));
+    }
+    let protocols: Vec<String> = log
+        .protocols
+        .iter()
+        .map(|p| p.trim_end_matches(".0").to_string())
+        .collect();
+    if protocols != expect.protocols {
+        return Err(format!(
+            "the server saw {protocols:?}, expected {:?}",
+            expect.protocols
+        ));
+    }
+    if expect.resumed > 0 && log.resumed.unwrap_or(0) < expect.resumed {
+        return Err(format!(
+            "the server resumed {:?} handshake(s), expected {}",
+            log.resumed, expect.resumed
+        ));
+    }
+    if expect.early_data > 0 {
+        if log.early_data_accepted.unwrap_or(0) < expect.early_data {
+            return Err(format!(
+                "the server accepted early data on {:?} handshake(s), expected {}",
+                log.early_data_accepted, expect.early_data
+            ));
+        }
+        if keys.early_data < 1 {
+            return Err("the key log shows no 0-RTT secret".into());
+        }
+    }
+    if expect.no_early_data && log.early_data_accepted.unwrap_or(0) > 0 {
+        return Err("the server accepted early data, which the case must not send".into());
+    }
+    if expect.key_update && log.key_updates.unwrap_or(0) == 0 {
+        return Err("the server saw no key update".into());
+    }
+    if expect.ipv6 && log.client_hosts != ["::1"] {
+        return Err(format!(
+            "requests came from {:?}, expected ::1",
+            log.client_hosts
+        ));
+    }
+    if let (Some(limit), Some(peak)) = (expect.max_streams, log.peak_streams) {
+        if peak > limit {
+            return Err(format!(
+                "{peak} streams were open at once, over the limit {limit}"
+            ));
+        }
+    }
+    let mut seen = format!(
+        "{} request(s), {connections} connection(s), {}",
+        log.requests,
+        protocols.join("+")
+    );
+    if tls {
+        seen += &format!(", {} handshake(s) in the key log", keys.handshakes);
+    }
+    if let Some(r) = log.resumed.filter(|r| *r > 0) {
+        seen += &format!(", {r} resumed");
+    }
+    if let Some(e) = log.early_data_accepted.filter(|e| *e > 0) {
+        seen += &format!(", {e} with 0-RTT accepted");
+    }
+    if let Some(k) = log.key_updates.filter(|k| *k > 0) {
+        seen += &format!(", {k} key update(s)");
+    }
+    if let Some(p) = log.peak_streams {
+        seen += &format!(", at most {p} streams at once");
+    }
+    Ok(seen)
+}
+
+fn tail(text: &str) -> String {
+    let text = text.trim();
+    let start = text.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
+    text[start..].replace('\n', " | ")
+}

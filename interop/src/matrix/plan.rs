@@ -1,0 +1,274 @@
+//! Which case runs against which peer, how (server settings, protocol, files), and what
+//! the server's log and the key log must show afterwards — or why the pair is
+//! unsupported.
+
+use crate::endpoint::Protocol;
+use crate::files;
+
+/// The peers, in the order of the matrix's columns.
+pub const PEERS: [&str; 6] = [
+    "aioquic",
+    "ngtcp2",
+    "caddy",
+    "nginx",
+    "nghttpd",
+    "hypercorn",
+];
+
+/// The cases, in the order of the matrix's rows.
+pub const CASES: [&str; 15] = [
+    "handshake",
+    "transfer",
+    "multiplexing",
+    "http3",
+    "chacha20",
+    "retry",
+    "resumption",
+    "zerortt",
+    "keyupdate",
+    "ipv6",
+    "multiconnect",
+    "h1-fallback",
+    "h2c",
+    "alt-svc",
+    "post-echo",
+];
+
+/// The stream limit servers get for `multiplexing`, so that the client must wait for
+/// stream credit (QUIC MAX_STREAMS, h2 SETTINGS_MAX_CONCURRENT_STREAMS).
+pub const SMALL_STREAM_LIMIT: u32 = 32;
+
+/// How the server is started for a case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Every new QUIC connection must answer a Retry.
+    pub retry: bool,
+    /// Only TLS_CHACHA20_POLY1305_SHA256.
+    pub chacha20_only: bool,
+    /// [`SMALL_STREAM_LIMIT`] streams at once.
+    pub few_streams: bool,
+    /// The cleartext (h2c) port is the one to use.
+    pub cleartext: bool,
+}
+
+/// What the logs must show after a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// Connections the server saw (and TLS handshakes in the key log, for TLS cases).
+    pub connections: usize,
+    /// Handshakes the server reports as resumed, at least.
+    pub resumed: u64,
+    /// Handshakes whose 0-RTT the server accepted, at least (and offered in the key log).
+    pub early_data: u64,
+    /// The server must accept no early data.
+    pub no_early_data: bool,
+    /// The server applied a key update.
+    pub key_update: bool,
+    /// The protocols the server's log names (normalized: `HTTP/2`, `HTTP/3`, `HTTP/1.1`,
+    /// `HTTP/0.9`), exactly.
+    pub protocols: Vec<&'static str>,
+    /// Requests came from ::1.
+    pub ipv6: bool,
+    /// The server's count of streams open at once stays within this, where it keeps one.
+    pub max_streams: Option<usize>,
+}
+
+/// A runnable (case, peer) pair.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// How to start the server.
+    pub server: ServerSettings,
+    /// `PLEXUS_PROTOCOL`.
+    pub protocol: Protocol,
+    /// The files to fetch (paths below the document root), or `["echo"]` for `post-echo`.
+    pub paths: Vec<String>,
+    /// The URL's host: `127.0.0.1`, `localhost` or `[::1]`.
+    pub host: &'static str,
+    /// What must hold afterwards.
+    pub expect: Expect,
+}
+
+/// Why a pair does not run.
+pub type Unsupported = &'static str;
+
+fn paths(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The plan for `case` against `peer`.
+pub fn plan(case: &str, peer: &str) -> Result<Plan, Unsupported> {
+    let quic_only = matches!(peer, "aioquic" | "ngtcp2");
+    let has_h3 = matches!(peer, "aioquic" | "ngtcp2" | "caddy" | "hypercorn");
+    // aioquic speaks HTTP/0.9 (hq-interop), the runner's protocol; ngtcp2's Debian build
+    // only h3, so the QUIC cases go over h3 through plexus; the TCP servers run them over
+    // h2 through plexus.
+    let quic_protocol = match peer {
+        "aioquic" => Protocol::Hq,
+        "ngtcp2" => Protocol::H3,
+        _ => Protocol::H2,
+    };
+    let proto_name = match quic_protocol {
+        Protocol::Hq => "HTTP/0.9",
+        Protocol::H3 => "HTTP/3",
+        _ => "HTTP/2",
+    };
+    let host = if peer == "caddy" {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
+    let one = |names: &[&str]| Plan {
+        server: ServerSettings::default(),
+        protocol: quic_protocol,
+        paths: paths(names),
+        host,
+        expect: Expect {
+            connections: 1,
+            protocols: vec![proto_name],
+            ..Expect::default()
+        },
+    };
+    let mut p = match case {
+        "handshake" => one(&["1k.bin"]),
+        "transfer" => one(&["2m.bin", "3m.bin", "5m.bin"]),
+        "multiplexing" => {
+            if peer == "caddy" || peer == "hypercorn" {
+                return Err("the server's stream limit is not configurable here");
+            }
+            let mut p = one(&[]);
+            p.paths = (0..files::MULTIPLEX_FILES)
+                .map(files::multiplex_path)
+                .collect();
+            p.server.few_streams = true;
+            if peer == "nghttpd" {
+                p.expect.max_streams = Some(SMALL_STREAM_LIMIT as usize);
+            }
+            p
+        }
+        "http3" => {
+            if !has_h3 {
+                return Err("TCP only: the server has no HTTP/3");
+            }
+            let mut p = one(&["5k.bin", "10k.bin", "500k.bin"]);
+            p.protocol = Protocol::H3;
+            p.expect.protocols = vec!["HTTP/3"];
+            p
+        }
+        "chacha20" => {
+            if peer != "aioquic" {
+                return Err(if quic_only {
+                    "over h3 (ngtcp2 has no hq-interop) the case needs plexus to restrict cipher suites, which it does not offer"
+                } else {
+                    "a QUIC case: the server restricts to ChaCha20 only in its QUIC stack here"
+                });
+            }
+            let mut p = one(&["1k.bin"]);
+            p.server.chacha20_only = true;
+            p
+        }
+        "retry" => {
+            if !quic_only {
+                return Err("a QUIC case: TCP has no Retry");
+            }
+            let mut p = one(&["1k.bin"]);
+            p.server.retry = true;
+            p
+        }
+        "resumption" | "zerortt" => {
+            if peer != "aioquic" {
+                return Err(if quic_only {
+                    "the server's log does not say whether a handshake resumed or took early data"
+                } else {
+                    "a QUIC case: the server's log does not show TLS-over-TCP resumption"
+                });
+            }
+            let mut p = one(&["1k.bin", "5k.bin", "10k.bin"]);
+            p.expect.connections = 2;
+            p.expect.resumed = 1;
+            p.expect.early_data = u64::from(case == "zerortt");
+            p.expect.no_early_data = case == "resumption";
+            p
+        }
+        "keyupdate" => {
+            if peer != "aioquic" {
+                return Err(if quic_only {
+                    "over h3 the case needs plexus to force a key update, which it does not offer"
+                } else {
+                    "a QUIC case: TLS over TCP has its own key update, not forced here"
+                });
+            }
+            let mut p = one(&["3m.bin"]);
+            p.expect.key_update = true;
+            p
+        }
+        "ipv6" => {
+            if peer == "nghttpd" || peer == "ngtcp2" {
+                return Err("the server listens on one address (127.0.0.1 here) or a wildcard; ::1 alone is not wired up yet");
+            }
+            let mut p = one(&["1k.bin", "5k.bin"]);
+            p.host = "[::1]";
+            p.expect.ipv6 = true;
+            p
+        }
+        "multiconnect" => {
+            let mut p = one(&["1k.bin", "5k.bin", "10k.bin"]);
+            p.expect.connections = 3;
+            p
+        }
+        "h1-fallback" => {
+            if quic_only || peer == "nghttpd" {
+                return Err("the server speaks no HTTP/1.1 over TLS");
+            }
+            // One after the other: keep-alive carries them all on one connection.
+            let mut p = one(&["1k.bin", "500k.bin", "2m.bin"]);
+            p.protocol = Protocol::H1;
+            p.expect.protocols = vec!["HTTP/1.1"];
+            p
+        }
+        "h2c" => {
+            if quic_only {
+                return Err("QUIC only: the server has no TCP port");
+            }
+            if peer == "caddy" {
+                return Err("Caddy 2.6 serves h2c only behind a cleartext site of its own, not configured here");
+            }
+            let mut p = one(&["1k.bin", "500k.bin", "2m.bin"]);
+            p.protocol = Protocol::H2c;
+            p.server.cleartext = true;
+            p.expect.protocols = vec!["HTTP/2"];
+            p
+        }
+        "alt-svc" => {
+            if peer != "hypercorn" {
+                return Err(if quic_only {
+                    "QUIC only: there is no TCP origin to discover HTTP/3 from"
+                } else if peer == "caddy" {
+                    "Caddy 2.6 advertises h3 in Alt-Svc only when a `servers` block names the bound address, not configured here"
+                } else {
+                    "TCP only: the server has no HTTP/3 to advertise"
+                });
+            }
+            let mut p = one(&["1k.bin", "5k.bin", "10k.bin", "500k.bin"]);
+            p.protocol = Protocol::Auto;
+            p.expect.connections = 2;
+            p.expect.protocols = vec!["HTTP/2", "HTTP/3"];
+            p
+        }
+        "post-echo" => {
+            if !matches!(peer, "aioquic" | "hypercorn") {
+                return Err("the server has no echo endpoint (it serves static files only)");
+            }
+            let mut p = one(&["echo"]);
+            if peer == "aioquic" {
+                p.protocol = Protocol::H3;
+                p.expect.protocols = vec!["HTTP/3"];
+            }
+            p
+        }
+        _ => return Err("unknown case"),
+    };
+    if p.protocol == Protocol::H2c {
+        p.host = "127.0.0.1";
+    }
+    Ok(p)
+}

@@ -1,0 +1,170 @@
+//! The cases that run through plexus itself: `http3`, and every case when
+//! `PLEXUS_PROTOCOL` names an HTTP protocol (h3, h2, HTTP/1.1, h2c, or plexus's defaults).
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use http::Uri;
+use plexus::{Certificate, Client, Http3Mode};
+use tokio::io::AsyncWriteExt;
+
+use crate::endpoint::{download_path, Outcome, Protocol, Settings, Shape};
+
+/// The body `post-echo` sends when `PLEXUS_POST_BODY` names none.
+pub(crate) const DEFAULT_POST_BODY_SIZE: usize = 100 * 1024;
+
+pub(crate) async fn run(settings: &Settings, shape: Shape) -> io::Result<Outcome> {
+    if let Some(reason) = unsupported(&settings.testcase) {
+        return Ok(Outcome::Unsupported(reason.to_string()));
+    }
+    let urls = &settings.requests;
+    let downloads = settings.downloads.as_path();
+    match shape {
+        Shape::OneConnection => {
+            let client = client(settings, None)?;
+            fetch_all(&client, urls, downloads, None).await?;
+        }
+        Shape::Sequential => {
+            let client = client(settings, None)?;
+            for url in urls {
+                fetch(&client, url, downloads, None).await?;
+            }
+        }
+        Shape::ConnectionPerRequest => {
+            for url in urls {
+                // A client of its own: a new pool, a new connection, a full handshake.
+                let client = client(settings, None)?;
+                fetch(&client, url, downloads, None).await?;
+            }
+        }
+        Shape::Resume { .. } => {
+            // Connections that idle for a millisecond are closed, so the second request
+            // opens a new connection, which resumes the first one's session (over h3 in
+            // 0-RTT: plexus sends a replay-safe request early whenever it can).
+            let client = client(settings, Some(Duration::from_millis(1)))?;
+            fetch(&client, &urls[0], downloads, None).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            fetch_all(&client, &urls[1..], downloads, None).await?;
+        }
+        Shape::Echo => {
+            let body = match &settings.post_body {
+                Some(file) => std::fs::read(file)?,
+                None => crate::files::content("post-echo", DEFAULT_POST_BODY_SIZE),
+            };
+            let client = client(settings, None)?;
+            fetch_all(&client, urls, downloads, Some(&body)).await?;
+        }
+        Shape::AltSvc => {
+            let client = client(settings, None)?;
+            fetch(&client, &urls[0], downloads, None).await?;
+            fetch_all(&client, &urls[1..], downloads, None).await?;
+        }
+        Shape::BestEffort => {
+            let client = client(settings, None)?;
+            best_effort(&client, urls, downloads).await;
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// Why plexus cannot run a case, if it cannot.
+fn unsupported(testcase: &str) -> Option<&'static str> {
+    match testcase {
+        "chacha20" => Some("plexus offers no choice of TLS cipher suites (rustls's defaults)"),
+        "keyupdate" => Some("plexus does not force QUIC key updates (quinn does them when due)"),
+        _ => None,
+    }
+}
+
+fn client(settings: &Settings, idle: Option<Duration>) -> io::Result<Client> {
+    let mut builder = Client::builder().timeout(Duration::from_secs(60));
+    builder = match &settings.ca {
+        Some(ca) => {
+            let pem = std::fs::read(ca)?;
+            builder.add_root_certificate(Certificate::from_pem(&pem).map_err(io::Error::other)?)
+        }
+        None => builder.danger_accept_invalid_certs(true),
+    };
+    builder = match settings.protocol {
+        Protocol::H3 | Protocol::Hq => builder.http3(Http3Mode::Only),
+        Protocol::H2 => builder.http3(Http3Mode::Off),
+        Protocol::H1 => builder.http1_only().http3(Http3Mode::Off),
+        Protocol::H2c => builder.http2_prior_knowledge(),
+        Protocol::Auto => builder.http3(Http3Mode::AltSvc),
+    };
+    if let Some(idle) = idle {
+        builder = builder.pool_idle_timeout(idle);
+    }
+    builder.build().map_err(io::Error::other)
+}
+
+/// Fetches every URL at once.
+async fn fetch_all(
+    client: &Client,
+    urls: &[Uri],
+    downloads: &Path,
+    body: Option<&[u8]>,
+) -> io::Result<()> {
+    let results: Vec<io::Result<()>> = stream::iter(urls)
+        .map(|url| fetch(client, url, downloads, body))
+        .buffer_unordered(usize::MAX)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// GETs `url` (or POSTs `body` to it) and writes the response body to its download
+/// path; a status other than 200 is an error.
+async fn fetch(
+    client: &Client,
+    url: &Uri,
+    downloads: &Path,
+    body: Option<&[u8]>,
+) -> io::Result<()> {
+    let request = match body {
+        Some(body) => client.post(url.clone()).body(body.to_vec()),
+        None => client.get(url.clone()),
+    };
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| io::Error::other(format!("{url}: {:?}: {e}", e.kind())))?;
+    if response.status() != http::StatusCode::OK {
+        return Err(io::Error::other(format!(
+            "{url}: status {}",
+            response.status()
+        )));
+    }
+    tracing::debug!(%url, version = ?response.version(), "response");
+    let dest = download_path(downloads, url);
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut file = tokio::fs::File::create(&dest).await?;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| io::Error::other(format!("{url}: {:?}: {e}", e.kind())))?
+    {
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await
+}
+
+/// Fetches every URL, 8 at a time, printing one line per URL to stdout: `ok PATH` or
+/// `error PATH KIND message`. A URL that failed leaves no file behind.
+async fn best_effort(client: &Client, urls: &[Uri], downloads: &Path) {
+    stream::iter(urls)
+        .for_each_concurrent(8, |url| async move {
+            match fetch(client, url, downloads, None).await {
+                Ok(()) => println!("ok {}", url.path()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(download_path(downloads, url));
+                    println!("error {} {e}", url.path());
+                }
+            }
+        })
+        .await;
+}
