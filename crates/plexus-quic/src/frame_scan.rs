@@ -272,17 +272,20 @@ mod tests {
         // A QPACK encoder stream whose bytes happen to look like GOAWAY, or a frame
         // header over the limit.
         let mut scan = control();
-        assert_eq!(ok(scan.feed(&[0x02, 0x07, 0x01, 0x04])), vec![]);
-        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), vec![]);
-        assert_eq!(ok(scan.feed(&[0x01, 0xbf, 0xff, 0xff, 0xff])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x02, 0x07, 0x01, 0x04])), Vec::<u64>::new());
+        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), Vec::<u64>::new());
+        assert_eq!(
+            ok(scan.feed(&[0x01, 0xbf, 0xff, 0xff, 0xff])),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]
     fn skips_a_large_frame_across_chunks() {
         let mut scan = control();
         // An unknown frame of 300 bytes (two-byte length), fed in pieces, then GOAWAY(4).
-        assert_eq!(ok(scan.feed(&[0x00, 0x21, 0x41, 0x2c])), vec![]);
-        assert_eq!(ok(scan.feed(&[0u8; 200])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x00, 0x21, 0x41, 0x2c])), Vec::<u64>::new());
+        assert_eq!(ok(scan.feed(&[0u8; 200])), Vec::<u64>::new());
         let mut tail = vec![0u8; 100];
         tail.extend([0x07, 0x01, 0x04]);
         assert_eq!(ok(scan.feed(&tail)), vec![4]);
@@ -294,9 +297,9 @@ mod tests {
         let mut scan = control();
         assert_eq!(
             ok(scan.feed(&[0x00, 0x07, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
-            vec![]
+            Vec::<u64>::new()
         );
-        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x07, 0x01, 0x04])), Vec::<u64>::new());
     }
 
     #[test]
@@ -308,22 +311,25 @@ mod tests {
         assert_eq!(err.length, 1 << 30);
         assert!(!err.control_stream);
         // After it, the scan is done.
-        assert_eq!(ok(scan.feed(&[0x01, 0x01, 0x00])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x01, 0x01, 0x00])), Vec::<u64>::new());
 
         // DATA of any length passes; the frames after it are still checked.
         let mut scan = FrameScan::new(ScannedStream::Request, LIMIT);
         assert_eq!(
             ok(scan.feed(&[0x01, 0x01, 0x88, 0x00, 0x80, 0x10, 0, 0])),
-            vec![]
+            Vec::<u64>::new()
         );
-        assert_eq!(ok(scan.feed(&vec![0u8; 1 << 20])), vec![]);
+        assert_eq!(ok(scan.feed(&vec![0u8; 1 << 20])), Vec::<u64>::new());
         assert_eq!(scan.skip, 0);
         let err = refused(scan.feed(&[0x21, 0x80, 0x10, 0, 0]));
         assert_eq!(err.length, 1 << 20);
 
         // On the control stream, split across chunks.
         let mut scan = control();
-        assert_eq!(ok(scan.feed(&[0x00, 0x04, 0x00, 0x21, 0x80])), vec![]);
+        assert_eq!(
+            ok(scan.feed(&[0x00, 0x04, 0x00, 0x21, 0x80])),
+            Vec::<u64>::new()
+        );
         let err = refused(scan.feed(&[0x10, 0, 0]));
         assert!(err.control_stream);
     }
@@ -332,7 +338,7 @@ mod tests {
     fn a_small_limit_is_raised_to_the_minimum() {
         let mut scan = FrameScan::new(ScannedStream::Request, 100);
         // A 10 KiB unknown frame passes.
-        assert_eq!(ok(scan.feed(&[0x21, 0x68, 0x00])), vec![]);
+        assert_eq!(ok(scan.feed(&[0x21, 0x68, 0x00])), Vec::<u64>::new());
         assert_eq!(scan.skip, 10 * 1024);
     }
 

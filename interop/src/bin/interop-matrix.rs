@@ -2,7 +2,10 @@
 //! the matrix; `--out DIR` also writes `matrix.json` and `matrix.md` there. Exits 1 when
 //! any cell failed (an unsupported cell is not a failure).
 //!
-//! Usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR]
+//! With `--serve PEER`, starts that server with the test files and runs until
+//! interrupted (what `interop/peers/PEER` does).
+//!
+//! Usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR] | --serve PEER
 
 use std::path::PathBuf;
 
@@ -12,6 +15,7 @@ fn main() {
     let mut cases = Vec::new();
     let mut peers = Vec::new();
     let mut out: Option<PathBuf> = None;
+    let mut serve: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -19,6 +23,7 @@ fn main() {
             "--cases" => cases = split(&value()),
             "--peers" => peers = split(&value()),
             "--out" => out = Some(PathBuf::from(value())),
+            "--serve" => serve = Some(value()),
             "-h" | "--help" => {
                 println!("usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR]");
                 return;
@@ -33,7 +38,10 @@ fn main() {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(run(&cases, &peers, out)),
+        Ok(rt) => match serve {
+            Some(peer) => rt.block_on(serve_peer(&peer)),
+            None => rt.block_on(run(&cases, &peers, out)),
+        },
         Err(e) => {
             eprintln!("interop-matrix: {e}");
             2
@@ -110,4 +118,48 @@ async fn run(cases: &[String], peers: &[String], out: Option<PathBuf>) -> i32 {
         .iter()
         .any(|o| matches!(o.verdict, Verdict::Failed(_)));
     i32::from(failed)
+}
+
+/// Starts `peer` with the test files, prints where it is, and stops it on Ctrl-C or
+/// SIGTERM.
+async fn serve_peer(peer: &str) -> i32 {
+    let dir = match tempfile::Builder::new()
+        .prefix("plexus-peer-files-")
+        .tempdir()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("interop-matrix: {e}");
+            return 2;
+        }
+    };
+    let served = async {
+        let fixture = matrix::fixture(dir.path(), PathBuf::new())?;
+        let peer = matrix::start_peer(peer, matrix::plan::ServerSettings::default()).await?;
+        matrix::link_files(&fixture.files, &peer.www())?;
+        println!(
+            "{} pid={} tls_port={} cleartext_port={} www={} ca={}",
+            peer.name(),
+            peer.pid().map_or_else(|| "?".into(), |p| p.to_string()),
+            peer.port(),
+            peer.cleartext_port()
+                .map_or_else(|| "-".into(), |p| p.to_string()),
+            peer.www().display(),
+            fixture.ca.display(),
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        peer.stop().await;
+        Ok::<(), std::io::Error>(())
+    };
+    match served.await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("interop-matrix: {e}");
+            1
+        }
+    }
 }

@@ -45,7 +45,7 @@ pub struct Fixture {
 
 /// Runs `case` against `peer` by `plan`.
 pub(super) async fn run(fixture: &Fixture, case: &str, peer_name: &str, plan: &Plan) -> Verdict {
-    let peer = match start(peer_name, plan.server).await {
+    let peer = match start_peer(peer_name, plan.server).await {
         Ok(peer) => peer,
         Err(e) => return Verdict::Failed(format!("the server did not start: {e}")),
     };
@@ -57,7 +57,8 @@ pub(super) async fn run(fixture: &Fixture, case: &str, peer_name: &str, plan: &P
     verdict
 }
 
-async fn start(name: &str, s: ServerSettings) -> io::Result<Peer> {
+/// Starts the peer called `name` with settings `s`.
+pub async fn start_peer(name: &str, s: ServerSettings) -> io::Result<Peer> {
     let streams = s.few_streams.then_some(SMALL_STREAM_LIMIT);
     match name {
         "aioquic" => {
@@ -169,7 +170,7 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
 }
 
 /// Links every entry of the test files' directory into the server's document root.
-fn link_files(files: &Path, www: &Path) -> io::Result<()> {
+pub fn link_files(files: &Path, www: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(files)? {
         let entry = entry?;
         let target = www.join(entry.file_name());

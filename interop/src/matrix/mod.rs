@@ -8,7 +8,7 @@ mod report;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use cell::{Fixture, Verdict};
+pub use cell::{link_files, start_peer, Fixture, Verdict};
 pub use report::{markdown, table, to_json, versions};
 
 /// One cell's result.
