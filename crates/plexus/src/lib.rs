@@ -81,7 +81,7 @@ pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
 pub use request::{IntoUri, RequestBuilder};
 pub use response::{Response, ResponseBody};
 pub use status_retry::StatusRetry;
-pub use tls::Certificate;
+pub use tls::{AcceptAnyCertificate, Certificate};
 pub use transport::Http3Mode;
 
 /// Re-exported for building requests and reading responses.

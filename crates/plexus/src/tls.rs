@@ -91,7 +91,7 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfi
         tracing::warn!("TLS certificate verification is DISABLED (danger_accept_invalid_certs)");
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate::new(provider)))
             .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
@@ -113,11 +113,21 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfi
     Ok(Arc::new(config))
 }
 
-/// Accepts any server certificate, still checking that the handshake is signed by the key
-/// in the certificate presented. Only reachable through `danger_accept_invalid_certs`.
+/// A rustls verifier that accepts any server certificate, still checking that the
+/// handshake is signed by the key in the certificate presented: what
+/// [`ClientBuilder::danger_accept_invalid_certs`](crate::ClientBuilder::danger_accept_invalid_certs)
+/// installs, public for tools that build their own rustls configuration (test harnesses
+/// against self-signed servers). Never use it against a server you do not control.
 #[derive(Debug)]
-struct AcceptAnyCertificate {
+pub struct AcceptAnyCertificate {
     provider: Arc<CryptoProvider>,
+}
+
+impl AcceptAnyCertificate {
+    /// A verifier checking handshake signatures with `provider`'s algorithms.
+    pub fn new(provider: Arc<CryptoProvider>) -> AcceptAnyCertificate {
+        AcceptAnyCertificate { provider }
+    }
 }
 
 impl ServerCertVerifier for AcceptAnyCertificate {
