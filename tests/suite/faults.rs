@@ -295,7 +295,10 @@ async fn requests_queued_for_a_vanished_server_fail_fast() {
         })
         .collect();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    server.stop();
+    // The listener first, then the connections: so the queued requests meet a closed port
+    // (with `stop`, a reconnect could still land in the closing listener's backlog and end
+    // as a reset TLS handshake).
+    server.vanish().await;
     drop(server);
     let mut kinds = Vec::new();
     for t in tasks {

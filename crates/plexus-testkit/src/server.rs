@@ -459,6 +459,20 @@ impl TestServer {
         self.counters.take_request_ids()
     }
 
+    /// Stops the way a killed process does, in a fixed order: first the listener is gone
+    /// (this waits, up to 2 s, until a TCP connect to the port is refused), then every
+    /// connection is aborted. [`stop`](Self::stop) aborts both at once, so a client that
+    /// reconnects quickly may still reach the closing listener's backlog.
+    pub async fn vanish(&self) {
+        self.accept.abort();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < deadline && TcpStream::connect(self.addr).await.is_ok()
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.stop();
+    }
+
     /// Stops accepting and aborts every connection.
     pub fn stop(&self) {
         self.accept.abort();
