@@ -152,7 +152,13 @@ pub async fn fetch(
     loop {
         match fetch_once(connection, path, dest, key_update).await {
             Err(FetchError::ZeroRttRejected) => continue,
-            Err(FetchError::Io(e)) => return Err(e),
+            Err(FetchError::Io(e)) => {
+                // quinn's stream errors say only "connection lost": add why.
+                let why = connection
+                    .close_reason()
+                    .map_or_else(String::new, |r| format!(" ({r})"));
+                return Err(io::Error::new(e.kind(), format!("{path}: {e}{why}")));
+            }
             Ok(n) => return Ok(n),
         }
     }

@@ -9,6 +9,7 @@ mod goaway;
 mod h3;
 mod hostile;
 mod http1_pool;
+mod impaired_quic;
 mod limits;
 mod malformed;
 mod multiplexing;

@@ -11,6 +11,8 @@
 //! * [`TestCerts`]: a CA and server certificates made with rcgen.
 //! * [`DelayLine`] and [`UdpDelayLine`]: proxies that add round-trip latency to TCP and
 //!   to UDP (QUIC), for demos, benchmarks and 0-RTT tests.
+//! * [`UdpRelay`]: a UDP relay that impairs the path as an [`Impairment`] says (delay,
+//!   bottleneck, loss in bursts, blackhole periods, NAT rebinding) and counts what it did.
 //! * [`routes`]: the paths every server answers.
 //! * [`peers`]: third-party servers (Caddy, nghttpd, nginx) on fresh ports.
 #![forbid(unsafe_code)]
@@ -27,19 +29,23 @@ mod h2_server;
 mod h3_server;
 mod hostile_h2;
 mod hostile_h3;
+mod impairment;
 mod malformed_h1;
 pub mod peers;
 pub mod routes;
 mod server;
 mod stats;
 mod udp_delay_line;
+mod udp_relay;
 
 pub use black_hole::UdpBlackHole;
 pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
 pub use delay_line::DelayLine;
 pub use hostile_h2::{H2Hostility, HostileH2Server, HOSTILE_BYTES};
 pub use hostile_h3::{H3Hostility, HostileH3Server};
+pub use impairment::{Blackhole, Impairment, Loss, Rebind};
 pub use malformed_h1::MalformedServer;
 pub use server::{ServerBuilder, TestServer};
 pub use stats::{ConnStats, Stats};
 pub use udp_delay_line::UdpDelayLine;
+pub use udp_relay::{RelayStats, UdpRelay};

@@ -3,9 +3,11 @@
 //! any cell failed (an unsupported cell is not a failure).
 //!
 //! With `--serve PEER`, starts that server with the test files and runs until
-//! interrupted (what `interop/peers/PEER` does).
+//! interrupted (what `interop/peers/PEER` does); `--impair CASE` also puts the relay of
+//! an impaired case (`transferloss`, `handshakeloss`, `blackhole`, `rebind-port`,
+//! `rebind-addr`) in front of its UDP port, and prints the relay's port.
 //!
-//! Usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR] | --serve PEER
+//! Usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR] | --serve PEER [--impair CASE]
 
 use std::path::PathBuf;
 
@@ -16,6 +18,7 @@ fn main() {
     let mut peers = Vec::new();
     let mut out: Option<PathBuf> = None;
     let mut serve: Option<String> = None;
+    let mut impair: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -24,8 +27,11 @@ fn main() {
             "--peers" => peers = split(&value()),
             "--out" => out = Some(PathBuf::from(value())),
             "--serve" => serve = Some(value()),
+            "--impair" => impair = Some(value()),
             "-h" | "--help" => {
-                println!("usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR]");
+                println!(
+                    "usage: interop-matrix [--cases a,b] [--peers x,y] [--out DIR] | --serve PEER [--impair CASE]"
+                );
                 return;
             }
             other => {
@@ -39,7 +45,7 @@ fn main() {
         .build()
     {
         Ok(rt) => match serve {
-            Some(peer) => rt.block_on(serve_peer(&peer)),
+            Some(peer) => rt.block_on(serve_peer(&peer, impair.as_deref())),
             None => rt.block_on(run(&cases, &peers, out)),
         },
         Err(e) => {
@@ -122,7 +128,7 @@ async fn run(cases: &[String], peers: &[String], out: Option<PathBuf>) -> i32 {
 
 /// Starts `peer` with the test files, prints where it is, and stops it on Ctrl-C or
 /// SIGTERM.
-async fn serve_peer(peer: &str) -> i32 {
+async fn serve_peer(peer: &str, impair: Option<&str>) -> i32 {
     let dir = match tempfile::Builder::new()
         .prefix("plexus-peer-files-")
         .tempdir()
@@ -147,10 +153,25 @@ async fn serve_peer(peer: &str) -> i32 {
             peer.www().display(),
             fixture.ca.display(),
         );
+        let relay = match impair {
+            Some(case) => {
+                let (impairment, _) = matrix::plan::impairment(case).ok_or_else(|| {
+                    std::io::Error::other(format!("{case} is not an impaired case"))
+                })?;
+                let target = std::net::SocketAddr::from(([127, 0, 0, 1], peer.port()));
+                let relay = plexus_testkit::UdpRelay::start(target, impairment).await?;
+                println!("relay_port={} (UDP, 127.0.0.1, as {case})", relay.port());
+                Some(relay)
+            }
+            None => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+        }
+        if let Some(relay) = relay {
+            println!("{:?}", relay.stats());
         }
         peer.stop().await;
         Ok::<(), std::io::Error>(())

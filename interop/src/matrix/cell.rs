@@ -8,8 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use plexus_testkit::peers::{self, Peer, PeerLog};
+use plexus_testkit::{RelayStats, UdpRelay};
 
-use super::plan::{Expect, Plan, ServerSettings, SMALL_STREAM_LIMIT};
+use super::plan::{Expect, Plan, RelayHit, ServerSettings, SMALL_STREAM_LIMIT};
 use crate::endpoint::Protocol;
 use crate::files::{self, Manifest};
 use crate::keylog::KeyLog;
@@ -43,8 +44,29 @@ pub struct Fixture {
     pub ca: PathBuf,
 }
 
-/// Runs `case` against `peer` by `plan`.
+/// Runs `case` against `peer` by `plan`. A case on an impaired path that fails runs once
+/// more, in a fresh server, and passes only if that run does; the verdict names the
+/// first failure. (At the runner's 30 % loss an occasional handshake does time out,
+/// against every server.)
 pub(super) async fn run(fixture: &Fixture, case: &str, peer_name: &str, plan: &Plan) -> Verdict {
+    let first = run_once(fixture, case, peer_name, plan).await;
+    match first {
+        Verdict::Failed(why) if plan.relay.is_some() => {
+            match run_once(fixture, case, peer_name, plan).await {
+                Verdict::Passed(seen) => Verdict::Passed(format!(
+                    "{seen} (on the second run; the first failed: {why})"
+                )),
+                Verdict::Failed(again) => {
+                    Verdict::Failed(format!("{again} (and on the first run: {why})"))
+                }
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+async fn run_once(fixture: &Fixture, case: &str, peer_name: &str, plan: &Plan) -> Verdict {
     let peer = match start_peer(peer_name, plan.server).await {
         Ok(peer) => peer,
         Err(e) => return Verdict::Failed(format!("the server did not start: {e}")),
@@ -99,10 +121,19 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     let downloads = work.path().join("downloads");
     let keys = work.path().join("keys.log");
     let qlog = work.path().join("qlog");
-    let (scheme, port) = if plan.server.cleartext {
+    let (scheme, mut port) = if plan.server.cleartext {
         ("http", peer.cleartext_port().unwrap_or(peer.port()))
     } else {
         ("https", peer.port())
+    };
+    let relay = match &plan.relay {
+        Some(impairment) => {
+            let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let relay = UdpRelay::start(target, impairment.clone()).await?;
+            port = relay.port();
+            Some(relay)
+        }
+        None => None,
     };
     let requests: Vec<String> = plan
         .paths
@@ -157,15 +188,48 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     if let Err(e) = check_files(fixture, plan, &downloads) {
         return Ok(Verdict::Failed(e));
     }
-    let log = peer.settled_log().await;
+    let log = peer.log_of(plan.paths.len() as u64).await;
     let keylog = KeyLog::read(&keys);
     let tls = !plan.server.cleartext;
-    match check_logs(&plan.expect, &log, &keylog, tls) {
+    let relayed = relay.as_ref().map(UdpRelay::stats);
+    let seen = check_logs(&plan.expect, &log, &keylog, tls).and_then(|seen| {
+        match (plan.expect.relay_hit, relayed) {
+            (Some(hit), Some(stats)) => check_relay(hit, &stats).map(|r| format!("{seen}; {r}")),
+            _ => Ok(seen),
+        }
+    });
+    match seen {
         Ok(seen) => Ok(Verdict::Passed(format!(
             "{seen}; {:.1} s",
             took.as_secs_f64()
         ))),
         Err(e) => Ok(Verdict::Failed(e)),
+    }
+}
+
+/// Checks that the relay really did what the case is about; on success, its account.
+fn check_relay(hit: RelayHit, s: &RelayStats) -> Result<String, String> {
+    let account = format!(
+        "relay: {} datagrams to the server, {} to the client, {} lost, {} blackholed, {} queue drops, {} rebinds ({} datagrams from the server after one)",
+        s.to_server,
+        s.to_client,
+        s.lost,
+        s.blackholed,
+        s.queue_full,
+        s.rebinds,
+        s.from_server_after_rebind
+    );
+    let hit_it = match hit {
+        RelayHit::Loss => s.lost > 0,
+        RelayHit::Blackhole => s.blackholed > 0,
+        RelayHit::Rebinding => s.rebinds > 0 && s.from_server_after_rebind > 0,
+    };
+    if hit_it {
+        Ok(account)
+    } else {
+        Err(format!(
+            "the impairment never hit the traffic ({hit:?}): {account}"
+        ))
     }
 }
 

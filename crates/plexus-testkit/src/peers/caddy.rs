@@ -1,6 +1,13 @@
-//! Caddy (Debian `caddy`, 2.6): h2 and HTTP/1.1 by ALPN on its TLS port, a JSON access log
-//! (with request headers, so `x-request-id`s are counted); a graceful stop (SIGTERM) waits
-//! at most 5 s for requests in flight.
+//! Caddy (Debian `caddy`, 2.6): h2 and HTTP/1.1 by ALPN on its TLS port, h3 on the same
+//! UDP port (advertised in `Alt-Svc`), HTTP/1.1 and h2c on a cleartext port, a JSON access
+//! log (with request headers, so `x-request-id`s are counted); a graceful stop (SIGTERM)
+//! waits at most 5 s for requests in flight.
+//!
+//! Two Caddyfile details matter. The sites have no host name (`https://:PORT`): a site
+//! named by host logs only requests whose `Host` names that host *and port*, so requests
+//! through a relay on another port would go unlogged. And h2c needs a global `servers`
+//! block naming the cleartext listener's address (`servers 127.0.0.1:PORT { protocols h1
+//! h2c }`); without it Caddy answers the h2 preface as HTTP/1.1.
 
 use std::io;
 
@@ -21,17 +28,28 @@ pub async fn caddy() -> io::Result<Peer> {
 	http_port {http_port}
 	https_port {port}
 	storage file_system {data}
+	servers 127.0.0.1:{http_port} {{
+		protocols h1 h2c
+	}}
 }}
 
-https://localhost:{port}, https://127.0.0.1:{port}, https://[::1]:{port} {{
+(site) {{
 	bind 127.0.0.1 [::1]
-	tls {cert} {key}
 	root * {www}
 	file_server
 	log {{
 		output file {log}
 		format json
 	}}
+}}
+
+https://:{port} {{
+	import site
+	tls {cert} {key}
+}}
+
+http://:{http_port} {{
+	import site
 }}
 "#,
         data = dir.path().join("data").display(),
@@ -54,7 +72,7 @@ https://localhost:{port}, https://127.0.0.1:{port}, https://[::1]:{port} {{
         ],
         dir,
         port,
-        cleartext_port: None,
+        cleartext_port: Some(http_port),
         log,
         stdout_to_log: false,
         parse,

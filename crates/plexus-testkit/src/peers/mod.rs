@@ -138,7 +138,17 @@ impl Peer {
     /// after its response has gone out, so the last lines may trail the last response.
     /// Waits until two reads 100 ms apart agree (at most 5 s).
     pub async fn settled_log(&self) -> PeerLog {
+        self.log_of(0).await
+    }
+
+    /// Like [`settled_log`](Self::settled_log), after first waiting (up to 5 s) for the
+    /// log to show `requests` requests: a server may log a request a while after the
+    /// client has its response (Caddy logs an HTTP/3 response once its stream is done).
+    pub async fn log_of(&self, requests: u64) -> PeerLog {
         let deadline = Instant::now() + Duration::from_secs(5);
+        while self.log().requests < requests && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut last = self.log();
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -382,8 +392,8 @@ fn duplicates<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
         .collect()
 }
 
-/// Counts requests and connections from `(connection key, requests-on-it, protocol, path)`
-/// records, leaving out the readiness probe.
+/// Counts requests and connections from `(connection key, protocol, path)` records (a key
+/// starts with the client's `ADDR:PORT`), leaving out the readiness probe.
 fn summarize<'a>(records: impl Iterator<Item = (String, String, &'a str)>) -> PeerLog {
     use std::collections::BTreeMap;
     let mut per_conn: BTreeMap<String, u64> = BTreeMap::new();

@@ -45,7 +45,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    log_format plexus '$remote_addr:$remote_port $connection_requests $server_protocol $status $uri $request_method $http_x_request_id';
+    log_format plexus '$remote_addr:$remote_port/$connection $connection_requests $server_protocol $status $uri $request_method $http_x_request_id';
     access_log {log} plexus;
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
@@ -114,6 +114,8 @@ fn parse(text: &str) -> PeerLog {
 fn records(text: &str) -> impl Iterator<Item = (String, String, &'static str)> + '_ {
     text.lines().filter_map(|line| {
         let mut f = line.split_whitespace();
+        // `ADDR:PORT/SERIAL`: nginx's connection serial number tells apart two connections
+        // from one client port (a busy client reuses ports within seconds).
         let conn = f.next()?.to_string();
         let _requests_on_conn = f.next()?;
         let proto = f.next()?.to_string();
