@@ -1,7 +1,7 @@
 //! The cases that run through plexus itself: `http3`, and every case when
 //! `PLEXUS_PROTOCOL` names an HTTP protocol (h3, h2, HTTP/1.1, h2c, or plexus's defaults).
 
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -174,13 +174,15 @@ async fn fetch(
 async fn best_effort(client: &Client, urls: &[Uri], downloads: &Path) {
     stream::iter(urls)
         .for_each_concurrent(8, |url| async move {
-            match fetch(client, url, downloads, None).await {
-                Ok(()) => println!("ok {}", url.path()),
+            let line = match fetch(client, url, downloads, None).await {
+                Ok(()) => format!("ok {}", url.path()),
                 Err(e) => {
                     let _ = std::fs::remove_file(download_path(downloads, url));
-                    println!("error {} {e}", url.path());
+                    format!("error {} {e}", url.path())
                 }
-            }
+            };
+            // A closed stdout must not end the run.
+            let _ = writeln!(std::io::stdout(), "{line}");
         })
         .await;
 }

@@ -8,9 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use plexus_testkit::peers::{self, Peer, PeerLog};
-use plexus_testkit::{RelayStats, UdpRelay};
+use plexus_testkit::{DelayLine, RelayStats, UdpRelay};
 
-use super::plan::{Expect, Plan, RelayHit, ServerSettings, SMALL_STREAM_LIMIT};
+use super::plan::{Expect, GracefulStop, Plan, RelayHit, ServerSettings, SMALL_STREAM_LIMIT};
 use crate::endpoint::Protocol;
 use crate::files::{self, Manifest};
 use crate::keylog::KeyLog;
@@ -96,6 +96,7 @@ pub async fn start_peer(name: &str, s: ServerSettings) -> io::Result<Peer> {
                 retry: s.retry,
                 chacha20_only: s.chacha20_only,
                 max_streams: streams,
+                ipv6: s.ipv6_only,
             })
             .await
         }
@@ -107,7 +108,14 @@ pub async fn start_peer(name: &str, s: ServerSettings) -> io::Result<Peer> {
             })
             .await
         }
-        "nghttpd" => peers::nghttpd_with(streams.unwrap_or(100), s.cleartext).await,
+        "nghttpd" => {
+            peers::nghttpd_with(peers::NghttpdOptions {
+                max_concurrent_streams: streams.unwrap_or(100),
+                cleartext: s.cleartext,
+                ipv6: s.ipv6_only,
+            })
+            .await
+        }
         "hypercorn" => peers::hypercorn().await,
         other => Err(io::Error::other(format!("unknown peer {other}"))),
     }
@@ -132,6 +140,15 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
             let relay = UdpRelay::start(target, impairment.clone()).await?;
             port = relay.port();
             Some(relay)
+        }
+        None => None,
+    };
+    let delay_line = match plan.tcp_rtt {
+        Some(rtt) => {
+            let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let line = DelayLine::start(target, rtt).await?;
+            port = line.port();
+            Some(line)
         }
         None => None,
     };
@@ -164,7 +181,8 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    let output = match tokio::time::timeout(ENDPOINT_LIMIT, child.wait_with_output()).await {
+    let finished = tokio::time::timeout(ENDPOINT_LIMIT, child.wait_with_output());
+    let output = match stopping_mid_run(finished, peer, plan.stop).await {
         Ok(out) => out?,
         Err(_) => {
             return Ok(Verdict::Failed(format!(
@@ -185,6 +203,17 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
             )))
         }
     }
+    drop(delay_line);
+    if plan.expect.graceful_stop {
+        let log = peer.settled_log().await;
+        let account = String::from_utf8_lossy(&output.stdout);
+        return Ok(
+            match check_graceful_stop(fixture, plan, &downloads, &account, &log) {
+                Ok(seen) => Verdict::Passed(format!("{seen}; {:.1} s", took.as_secs_f64())),
+                Err(e) => Verdict::Failed(e),
+            },
+        );
+    }
     if let Err(e) = check_files(fixture, plan, &downloads) {
         return Ok(Verdict::Failed(e));
     }
@@ -192,7 +221,7 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     let keylog = KeyLog::read(&keys);
     let tls = !plan.server.cleartext;
     let relayed = relay.as_ref().map(UdpRelay::stats);
-    let seen = check_logs(&plan.expect, &log, &keylog, tls).and_then(|seen| {
+    let seen = check_logs(plan, &log, &keylog, tls).and_then(|seen| {
         match (plan.expect.relay_hit, relayed) {
             (Some(hit), Some(stats)) => check_relay(hit, &stats).map(|r| format!("{seen}; {r}")),
             _ => Ok(seen),
@@ -205,6 +234,114 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
         ))),
         Err(e) => Ok(Verdict::Failed(e)),
     }
+}
+
+/// Waits for the endpoint to finish; with a `stop`, signals the server once its log
+/// shows enough requests.
+async fn stopping_mid_run<T>(
+    finished: impl std::future::Future<Output = T>,
+    peer: &Peer,
+    stop: Option<GracefulStop>,
+) -> T {
+    let Some(stop) = stop else {
+        return finished.await;
+    };
+    tokio::pin!(finished);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            out = &mut finished => return out,
+            () = tokio::time::sleep(Duration::from_millis(10)), if !signalled => {
+                if peer.log().requests >= stop.after_requests {
+                    if let Err(e) = peer.signal(stop.signal) {
+                        tracing::warn!("cannot stop {}: {e}", peer.name());
+                    }
+                    signalled = true;
+                }
+            }
+        }
+    }
+}
+
+/// `goaway`: every URL has exactly one `ok` or `error` line in the endpoint's account;
+/// every `ok` download is whole; the stop really came mid-run (some of each); and the
+/// server answered exactly the requests the client reports as `ok` — none was lost
+/// after the server processed it, none processed twice.
+fn check_graceful_stop(
+    fixture: &Fixture,
+    plan: &Plan,
+    downloads: &Path,
+    account: &str,
+    log: &PeerLog,
+) -> Result<String, String> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for line in account.lines() {
+        let mut words = line.splitn(3, ' ');
+        let (Some(word), Some(path)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let path = path.trim_start_matches('/').to_string();
+        match word {
+            "ok" => ok.push(path),
+            "error" => errors.push((path, words.next().unwrap_or_default().to_string())),
+            _ => {}
+        }
+    }
+    let mut accounted: Vec<&String> = ok.iter().chain(errors.iter().map(|(p, _)| p)).collect();
+    accounted.sort();
+    let mut asked: Vec<&String> = plan.paths.iter().collect();
+    asked.sort();
+    if accounted != asked {
+        return Err(format!(
+            "the endpoint accounted for {} URL(s) ({} ok, {} error), not each of the {} once",
+            accounted.len(),
+            ok.len(),
+            errors.len(),
+            asked.len()
+        ));
+    }
+    files::check_downloads(downloads, &ok, &fixture.manifest)?;
+    if ok.is_empty() || errors.is_empty() {
+        return Err(format!(
+            "the stop did not come mid-run: {} ok, {} error",
+            ok.len(),
+            errors.len()
+        ));
+    }
+    if log.requests != ok.len() as u64 {
+        return Err(format!(
+            "the server answered {} request(s), the client received {}",
+            log.requests,
+            ok.len()
+        ));
+    }
+    let protocols: Vec<String> = log
+        .protocols
+        .iter()
+        .map(|p| p.trim_end_matches(".0").to_string())
+        .collect();
+    if protocols != plan.expect.protocols {
+        return Err(format!(
+            "the server saw {protocols:?}, expected {:?}",
+            plan.expect.protocols
+        ));
+    }
+    let mut kinds: Vec<String> = errors
+        .iter()
+        // `URL: Kind: details`
+        .map(|(_, e)| e.split(": ").nth(1).unwrap_or_default().to_string())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    Ok(format!(
+        "{} answered and received whole, {} failed after the stop ({}), over {} connection(s), {}",
+        ok.len(),
+        errors.len(),
+        kinds.join(", "),
+        log.connections,
+        protocols.join("+")
+    ))
 }
 
 /// Checks that the relay really did what the case is about; on success, its account.
@@ -264,7 +401,8 @@ fn check_files(fixture: &Fixture, plan: &Plan, downloads: &Path) -> Result<(), S
 }
 
 /// Checks the logs; on success, a short account of what they show.
-fn check_logs(expect: &Expect, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<String, String> {
+fn check_logs(plan: &Plan, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<String, String> {
+    let expect: &Expect = &plan.expect;
     let connections = log.handshakes.map_or(log.connections, |h| h as usize);
     if connections != expect.connections {
         return Err(format!(
@@ -312,7 +450,10 @@ fn check_logs(expect: &Expect, log: &PeerLog, keys: &KeyLog, tls: bool) -> Resul
     if expect.key_update && log.key_updates.unwrap_or(0) == 0 {
         return Err("the server saw no key update".into());
     }
-    if expect.ipv6 && log.client_hosts != ["::1"] {
+    // A server whose log names no client addresses listens on ::1 alone for the case:
+    // that it answered at all shows the requests came over IPv6.
+    let ipv6_by_socket = plan.server.ipv6_only && log.client_hosts.is_empty();
+    if expect.ipv6 && log.client_hosts != ["::1"] && !ipv6_by_socket {
         return Err(format!(
             "requests came from {:?}, expected ::1",
             log.client_hosts
@@ -344,6 +485,13 @@ fn check_logs(expect: &Expect, log: &PeerLog, keys: &KeyLog, tls: bool) -> Resul
     }
     if let Some(p) = log.peak_streams {
         seen += &format!(", at most {p} streams at once");
+    }
+    if expect.ipv6 {
+        seen += if ipv6_by_socket {
+            ", over ::1 (the server listened there only)"
+        } else {
+            ", from ::1"
+        };
     }
     Ok(seen)
 }

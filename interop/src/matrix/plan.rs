@@ -20,7 +20,7 @@ pub const PEERS: [&str; 6] = [
 ];
 
 /// The cases, in the order of the matrix's rows.
-pub const CASES: [&str; 20] = [
+pub const CASES: [&str; 21] = [
     "handshake",
     "transfer",
     "multiplexing",
@@ -41,6 +41,7 @@ pub const CASES: [&str; 20] = [
     "h2c",
     "alt-svc",
     "post-echo",
+    "goaway",
 ];
 
 /// The stream limit servers get for `multiplexing`, so that the client must wait for
@@ -58,6 +59,8 @@ pub struct ServerSettings {
     pub few_streams: bool,
     /// The cleartext (h2c) port is the one to use.
     pub cleartext: bool,
+    /// For a server that listens on one address: ::1 rather than 127.0.0.1.
+    pub ipv6_only: bool,
 }
 
 /// What the logs must show after a case.
@@ -82,7 +85,23 @@ pub struct Expect {
     pub max_streams: Option<usize>,
     /// What the relay's counters must show it did to the traffic.
     pub relay_hit: Option<RelayHit>,
+    /// `goaway`: the endpoint's own account (an `ok` or `error` line per URL) is checked
+    /// against the server's log instead of counting connections.
+    pub graceful_stop: bool,
 }
+
+/// A server stopped gracefully in the middle of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulStop {
+    /// The signal that stops the server gracefully (`QUIT` for nginx, `TERM` otherwise).
+    pub signal: &'static str,
+    /// Sent once the server's log shows this many requests.
+    pub after_requests: u64,
+}
+
+/// How many files `goaway` asks for, and after how many answered the server is stopped.
+pub const GOAWAY_FILES: usize = 200;
+const GOAWAY_AFTER: u64 = 40;
 
 /// What an impairing relay must have done while the case ran, or the case proved nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +195,11 @@ pub struct Plan {
     pub host: &'static str,
     /// An impairing UDP relay between the endpoint and the server, which the URLs name.
     pub relay: Option<Impairment>,
+    /// A TCP delay line of this round trip between the endpoint and the server, which the
+    /// URLs name.
+    pub tcp_rtt: Option<Duration>,
+    /// Stop the server gracefully while the endpoint runs.
+    pub stop: Option<GracefulStop>,
     /// What must hold afterwards.
     pub expect: Expect,
 }
@@ -215,6 +239,8 @@ pub fn plan(case: &str, peer: &str) -> Result<Plan, Unsupported> {
         paths: paths(names),
         host,
         relay: None,
+        tcp_rtt: None,
+        stop: None,
         expect: Expect {
             connections: 1,
             protocols: vec![proto_name],
@@ -299,10 +325,9 @@ pub fn plan(case: &str, peer: &str) -> Result<Plan, Unsupported> {
             p
         }
         "ipv6" => {
-            if peer == "nghttpd" || peer == "ngtcp2" {
-                return Err("the server listens on one address (127.0.0.1 here) or a wildcard; ::1 alone is not wired up yet");
-            }
             let mut p = one(&["1k.bin", "5k.bin"]);
+            // These two listen on one address: here, ::1.
+            p.server.ipv6_only = matches!(peer, "nghttpd" | "ngtcp2");
             p.host = "[::1]";
             p.expect.ipv6 = true;
             p
@@ -385,6 +410,31 @@ pub fn plan(case: &str, peer: &str) -> Result<Plan, Unsupported> {
                 p.protocol = Protocol::H3;
                 p.expect.protocols = vec!["HTTP/3"];
             }
+            p
+        }
+        "goaway" => {
+            let signal = match peer {
+                "nginx" => "QUIT",
+                "caddy" | "hypercorn" => "TERM",
+                "nghttpd" => return Err("nghttpd has no graceful stop: a signal ends it at once"),
+                _ => return Err("QUIC only, and the server has no graceful stop: a signal ends it at once, without an HTTP/3 GOAWAY"),
+            };
+            // Over h2, through a 40 ms delay line, so that the run is still going when the
+            // stop comes.
+            let mut p = one(&[]);
+            p.paths = (0..GOAWAY_FILES).map(files::multiplex_path).collect();
+            p.protocol = Protocol::H2;
+            p.host = "127.0.0.1";
+            p.tcp_rtt = Some(Duration::from_millis(40));
+            p.stop = Some(GracefulStop {
+                signal,
+                after_requests: GOAWAY_AFTER,
+            });
+            p.expect = Expect {
+                protocols: vec!["HTTP/2"],
+                graceful_stop: true,
+                ..Expect::default()
+            };
             p
         }
         _ => return Err("unknown case"),

@@ -80,6 +80,7 @@ pub async fn aioquic_with(opts: AioquicOptions) -> io::Result<Peer> {
         args,
         dir,
         port,
+        ip: super::LOOPBACK,
         cleartext_port: None,
         log,
         stdout_to_log: false,

@@ -72,6 +72,7 @@ http://:{http_port} {{
         ],
         dir,
         port,
+        ip: super::LOOPBACK,
         cleartext_port: Some(http_port),
         log,
         stdout_to_log: false,

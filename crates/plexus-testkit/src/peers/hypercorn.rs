@@ -40,6 +40,7 @@ pub async fn hypercorn() -> io::Result<Peer> {
         ],
         dir,
         port,
+        ip: super::LOOPBACK,
         cleartext_port: Some(cleartext),
         log,
         stdout_to_log: false,

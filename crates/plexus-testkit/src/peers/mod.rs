@@ -8,7 +8,7 @@
 //! protocols, and for nghttpd the streams in flight and resets.
 
 use std::io;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ mod probe;
 pub use aioquic::{aioquic, aioquic_with, AioquicOptions};
 pub use caddy::caddy;
 pub use hypercorn::hypercorn;
-pub use nghttpd::{nghttpd, nghttpd_with};
+pub use nghttpd::{nghttpd, nghttpd_with, NghttpdOptions};
 pub use nginx::{nginx, NginxOptions};
 pub use ngtcp2::{ngtcp2, ngtcp2_with, Ngtcp2Options};
 
@@ -48,6 +48,9 @@ enum Probe {
 pub const HELLO_PATH: &str = "/hello.txt";
 /// A 10 MiB file of [`crate::routes::pattern_byte`]s every peer serves.
 pub const TEN_MIB_PATH: &str = "/10mib.bin";
+/// 127.0.0.1, where peers are checked unless they listen on ::1 only.
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
 /// The path the readiness probe fetches; excluded from [`PeerLog`] counts.
 const READY_PATH: &str = "/__ready.txt";
 
@@ -85,6 +88,7 @@ pub struct PeerLog {
 pub struct Peer {
     name: &'static str,
     child: Child,
+    ip: IpAddr,
     port: u16,
     cleartext_port: Option<u16>,
     log: PathBuf,
@@ -93,6 +97,12 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The address the server was checked on (127.0.0.1, or ::1 for one that listens
+    /// there only).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
     /// The server's name.
     pub fn name(&self) -> &'static str {
         self.name
@@ -200,6 +210,8 @@ struct Launch {
     program: PathBuf,
     args: Vec<String>,
     dir: TempDir,
+    /// Where the readiness probe connects.
+    ip: IpAddr,
     port: u16,
     cleartext_port: Option<u16>,
     log: PathBuf,
@@ -232,6 +244,7 @@ async fn launch(l: Launch) -> io::Result<Peer> {
     let mut peer = Peer {
         name: l.name,
         child,
+        ip: l.ip,
         port: l.port,
         cleartext_port: l.cleartext_port,
         log: l.log,
@@ -255,11 +268,12 @@ async fn wait_ready(peer: &mut Peer, probe: Probe) -> io::Result<()> {
             )));
         }
         let ready = match probe {
-            Probe::H2 => probe::fetch_h2(peer.port, READY_PATH).await,
+            Probe::H2 => probe::fetch_h2((peer.ip, peer.port).into(), READY_PATH).await,
             Probe::H2c => {
-                probe::fetch_h2c(peer.cleartext_port.unwrap_or(peer.port), READY_PATH).await
+                let port = peer.cleartext_port.unwrap_or(peer.port);
+                probe::fetch_h2c((peer.ip, port).into(), READY_PATH).await
             }
-            Probe::H3 => probe::fetch_h3(peer.port, READY_PATH).await,
+            Probe::H3 => probe::fetch_h3((peer.ip, peer.port).into(), READY_PATH).await,
         };
         match ready {
             Ok(()) => return Ok(()),

@@ -3,26 +3,62 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::{free_port, launch, workdir, Launch, Peer, PeerLog};
 
-/// Starts nghttpd over TLS with at most `max_concurrent_streams` streams per connection.
-pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
-    nghttpd_with(max_concurrent_streams, false).await
+/// nghttpd settings for a test.
+#[derive(Debug, Clone, Copy)]
+pub struct NghttpdOptions {
+    /// Streams per connection (`-m`).
+    pub max_concurrent_streams: u32,
+    /// h2c by prior knowledge (`--no-tls`) instead of TLS (the port is then
+    /// [`Peer::cleartext_port`] as well).
+    pub cleartext: bool,
+    /// Listen on ::1 instead of 127.0.0.1 (nghttpd listens on one address).
+    pub ipv6: bool,
 }
 
-/// Starts nghttpd with at most `max_concurrent_streams` streams per connection, on
-/// 127.0.0.1 and ::1; with `cleartext`, h2c by prior knowledge (`--no-tls`) instead of
-/// TLS (the port is then [`Peer::cleartext_port`] as well).
-pub async fn nghttpd_with(max_concurrent_streams: u32, cleartext: bool) -> io::Result<Peer> {
+impl Default for NghttpdOptions {
+    fn default() -> NghttpdOptions {
+        NghttpdOptions {
+            max_concurrent_streams: 100,
+            cleartext: false,
+            ipv6: false,
+        }
+    }
+}
+
+/// Starts nghttpd over TLS on 127.0.0.1 with at most `max_concurrent_streams` streams per
+/// connection.
+pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
+    nghttpd_with(NghttpdOptions {
+        max_concurrent_streams,
+        ..NghttpdOptions::default()
+    })
+    .await
+}
+
+/// Starts nghttpd as `opts` say, on a fresh port.
+pub async fn nghttpd_with(opts: NghttpdOptions) -> io::Result<Peer> {
+    let NghttpdOptions {
+        max_concurrent_streams,
+        cleartext,
+        ipv6,
+    } = opts;
     let program = super::find_binary("nghttpd", "nghttp2-server")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;
     let log = dir.path().join("frames.log");
+    let ip = if ipv6 {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    } else {
+        super::LOOPBACK
+    };
     let mut args = vec![
-        // getaddrinfo gives both 127.0.0.1 and ::1; nghttpd listens on each.
+        // One address: nghttpd binds the first that getaddrinfo gives for a name.
         "-a".into(),
-        "localhost".into(),
+        ip.to_string(),
         "-d".into(),
         www.display().to_string(),
         "-m".into(),
@@ -43,6 +79,7 @@ pub async fn nghttpd_with(max_concurrent_streams: u32, cleartext: bool) -> io::R
         program,
         args,
         dir,
+        ip,
         port,
         cleartext_port: cleartext.then_some(port),
         log,

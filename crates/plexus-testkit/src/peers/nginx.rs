@@ -90,6 +90,7 @@ http {{
         ],
         dir,
         port,
+        ip: super::LOOPBACK,
         cleartext_port: Some(h2c_port),
         log,
         stdout_to_log: false,

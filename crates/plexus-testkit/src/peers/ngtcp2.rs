@@ -1,6 +1,7 @@
 //! ngtcp2's example HTTP/3 server (Debian `ngtcp2-server`, GnuTLS build: `gtlsserver`).
 
 use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::{free_port, launch, workdir, Launch, Peer, PeerLog, Probe};
 
@@ -13,6 +14,8 @@ pub struct Ngtcp2Options {
     pub chacha20_only: bool,
     /// The bidirectional streams a client may open at once (ngtcp2's default is 100).
     pub max_streams: Option<u32>,
+    /// Listen on ::1 instead of 127.0.0.1 (the server listens on one address).
+    pub ipv6: bool,
 }
 
 /// Starts ngtcp2's server on a fresh UDP port with default settings.
@@ -20,7 +23,7 @@ pub async fn ngtcp2() -> io::Result<Peer> {
     ngtcp2_with(Ngtcp2Options::default()).await
 }
 
-/// Starts ngtcp2's server on a fresh UDP port of 127.0.0.1 and ::1.
+/// Starts ngtcp2's server on a fresh UDP port of 127.0.0.1 (or ::1).
 pub async fn ngtcp2_with(opts: Ngtcp2Options) -> io::Result<Peer> {
     let program = super::find_binary("gtlsserver", "ngtcp2-server")?;
     let (dir, certs, www) = workdir()?;
@@ -42,9 +45,14 @@ pub async fn ngtcp2_with(opts: Ngtcp2Options) -> io::Result<Peer> {
     if let Some(n) = opts.max_streams {
         args.push(format!("--max-streams-bidi={n}"));
     }
-    // getaddrinfo gives both 127.0.0.1 and ::1; the server listens on each.
+    // One address: the server binds the first that getaddrinfo gives for a name.
+    let ip = if opts.ipv6 {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    } else {
+        super::LOOPBACK
+    };
     args.extend([
-        "localhost".into(),
+        ip.to_string(),
         port.to_string(),
         certs.key.display().to_string(),
         certs.cert.display().to_string(),
@@ -54,6 +62,7 @@ pub async fn ngtcp2_with(opts: Ngtcp2Options) -> io::Result<Peer> {
         program,
         args,
         dir,
+        ip,
         port,
         cleartext_port: None,
         log,

@@ -1,7 +1,7 @@
 //! Readiness probe: a real h2 GET over TLS that must answer 200.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -22,8 +22,9 @@ fn test_roots() -> io::Result<rustls::RootCertStore> {
     Ok(roots)
 }
 
-pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
-    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+pub(crate) async fn fetch_h2(addr: SocketAddr, path: &str) -> io::Result<()> {
+    let port = addr.port();
+    let tcp = TcpStream::connect(addr).await?;
     let roots = test_roots()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -39,9 +40,9 @@ pub(crate) async fn fetch_h2(port: u16, path: &str) -> io::Result<()> {
     get_h2(tls, port, path).await
 }
 
-pub(crate) async fn fetch_h2c(port: u16, path: &str) -> io::Result<()> {
-    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
-    get_h2(tcp, port, path).await
+pub(crate) async fn fetch_h2c(addr: SocketAddr, path: &str) -> io::Result<()> {
+    let tcp = TcpStream::connect(addr).await?;
+    get_h2(tcp, addr.port(), path).await
 }
 
 /// One h2 GET of `path` over `io`, which must answer 200.
@@ -74,7 +75,8 @@ where
 }
 
 /// A real h3 GET over QUIC that must answer 200 (for servers that speak only HTTP/3).
-pub(crate) async fn fetch_h3(port: u16, path: &str) -> io::Result<()> {
+pub(crate) async fn fetch_h3(addr: SocketAddr, path: &str) -> io::Result<()> {
+    let port = addr.port();
     let roots = test_roots()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -85,11 +87,16 @@ pub(crate) async fn fetch_h3(port: u16, path: &str) -> io::Result<()> {
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let crypto =
         quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(io::Error::other)?;
-    let mut endpoint = quinn::Endpoint::client((Ipv4Addr::LOCALHOST, 0).into())?;
+    let local: SocketAddr = if addr.is_ipv6() {
+        (Ipv6Addr::LOCALHOST, 0).into()
+    } else {
+        (Ipv4Addr::LOCALHOST, 0).into()
+    };
+    let mut endpoint = quinn::Endpoint::client(local)?;
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
     let result = async {
         let conn = endpoint
-            .connect((Ipv4Addr::LOCALHOST, port).into(), "localhost")
+            .connect(addr, "localhost")
             .map_err(io::Error::other)?
             .await
             .map_err(io::Error::other)?;
