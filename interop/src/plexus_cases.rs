@@ -23,11 +23,11 @@ pub(crate) async fn run(settings: &Settings, shape: Shape) -> io::Result<Outcome
     let downloads = settings.downloads.as_path();
     match shape {
         Shape::OneConnection => {
-            let client = client(settings, None)?;
+            let client = client(settings, None, true)?;
             fetch_all(&client, urls, downloads, None).await?;
         }
         Shape::Sequential => {
-            let client = client(settings, None)?;
+            let client = client(settings, None, true)?;
             for url in urls {
                 fetch(&client, url, downloads, None).await?;
             }
@@ -37,7 +37,7 @@ pub(crate) async fn run(settings: &Settings, shape: Shape) -> io::Result<Outcome
             let one = |url: &Uri| {
                 let url = url.clone();
                 async move {
-                    let client = client(settings, None)?;
+                    let client = client(settings, None, true)?;
                     fetch(&client, &url, downloads, None).await
                 }
             };
@@ -51,11 +51,11 @@ pub(crate) async fn run(settings: &Settings, shape: Shape) -> io::Result<Outcome
                 }
             }
         }
-        Shape::Resume { .. } => {
+        Shape::Resume { early } => {
             // Connections that idle for a millisecond are closed, so the second request
             // opens a new connection, which resumes the first one's session (over h3 in
-            // 0-RTT: plexus sends a replay-safe request early whenever it can).
-            let client = client(settings, Some(Duration::from_millis(1)))?;
+            // 0-RTT when `early`: plexus sends replay-safe requests early whenever it can).
+            let client = client(settings, Some(Duration::from_millis(1)), early)?;
             fetch(&client, &urls[0], downloads, None).await?;
             tokio::time::sleep(Duration::from_millis(100)).await;
             fetch_all(&client, &urls[1..], downloads, None).await?;
@@ -65,16 +65,16 @@ pub(crate) async fn run(settings: &Settings, shape: Shape) -> io::Result<Outcome
                 Some(file) => std::fs::read(file)?,
                 None => crate::files::content("post-echo", DEFAULT_POST_BODY_SIZE),
             };
-            let client = client(settings, None)?;
+            let client = client(settings, None, true)?;
             fetch_all(&client, urls, downloads, Some(&body)).await?;
         }
         Shape::AltSvc => {
-            let client = client(settings, None)?;
+            let client = client(settings, None, true)?;
             fetch(&client, &urls[0], downloads, None).await?;
             fetch_all(&client, &urls[1..], downloads, None).await?;
         }
         Shape::BestEffort => {
-            let client = client(settings, None)?;
+            let client = client(settings, None, true)?;
             best_effort(&client, urls, downloads).await;
         }
     }
@@ -90,12 +90,13 @@ fn unsupported(testcase: &str) -> Option<&'static str> {
     }
 }
 
-fn client(settings: &Settings, idle: Option<Duration>) -> io::Result<Client> {
+fn client(settings: &Settings, idle: Option<Duration>, zero_rtt: bool) -> io::Result<Client> {
     // The runner's cases are about finishing, not speed: a handshake at 30 % loss may
     // take longer than plexus's default 10 s.
     let mut builder = Client::builder()
         .timeout(Duration::from_secs(60))
-        .connect_timeout(Duration::from_secs(60));
+        .connect_timeout(Duration::from_secs(60))
+        .http3_zero_rtt(zero_rtt);
     builder = match &settings.ca {
         Some(ca) => {
             let pem = std::fs::read(ca)?;

@@ -82,7 +82,8 @@ impl QuicConnector {
     pub fn new(config: QuicConfig, tls: &rustls::ClientConfig) -> Result<QuicConnector, Error> {
         let mut tls = tls.clone();
         tls.alpn_protocols = vec![b"h3".to_vec()];
-        tls.enable_early_data = true;
+        // Without 0-RTT, the ClientHello does not offer early data at all.
+        tls.enable_early_data = config.zero_rtt;
         let crypto = QuicClientConfig::try_from(tls).map_err(|e| {
             Error::new(ErrorKind::Tls)
                 .with_message("the TLS configuration cannot be used for QUIC")

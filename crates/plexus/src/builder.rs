@@ -267,6 +267,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Send replay-safe requests (GET, HEAD, OPTIONS, TRACE, or marked idempotent) in
+    /// QUIC 0-RTT early data when a session ticket allows it (default: on). Off, every
+    /// request waits for the handshake; a resumed session still saves the certificate.
+    pub fn http3_zero_rtt(mut self, enabled: bool) -> Self {
+        self.quic.zero_rtt = enabled;
+        self
+    }
+
     /// HTTP/2 per-stream receive window (default 4 MiB).
     pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
         self.tcp.h2.stream_window = bytes;

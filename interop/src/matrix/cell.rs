@@ -165,6 +165,9 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
         Protocol::H2c => "h2c",
         Protocol::Auto => "auto",
     };
+    // What the server logged before the endpoint ran (its readiness probes) is not the
+    // endpoint's doing.
+    let retries_before = peer.log().retries.unwrap_or(0);
     let started = Instant::now();
     let child = tokio::process::Command::new(&fixture.endpoint)
         .env("ROLE", "client")
@@ -217,7 +220,8 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     if let Err(e) = check_files(fixture, plan, &downloads) {
         return Ok(Verdict::Failed(e));
     }
-    let log = peer.log_of(plan.paths.len() as u64).await;
+    let mut log = peer.log_of(plan.paths.len() as u64).await;
+    log.retries = log.retries.map(|r| r.saturating_sub(retries_before));
     let keylog = KeyLog::read(&keys);
     let tls = !plan.server.cleartext;
     let relayed = relay.as_ref().map(UdpRelay::stats);
@@ -450,6 +454,12 @@ fn check_logs(plan: &Plan, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<St
     if expect.key_update && log.key_updates.unwrap_or(0) == 0 {
         return Err("the server saw no key update".into());
     }
+    let retries = log.retries;
+    if expect.retry && retries.unwrap_or(0) < expect.connections as u64 {
+        return Err(format!(
+            "the server sent {retries:?} Retry packet(s) to the client, expected one per connection"
+        ));
+    }
     // A server whose log names no client addresses listens on ::1 alone for the case:
     // that it answered at all shows the requests came over IPv6.
     let ipv6_by_socket = plan.server.ipv6_only && log.client_hosts.is_empty();
@@ -482,6 +492,9 @@ fn check_logs(plan: &Plan, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<St
     }
     if let Some(k) = log.key_updates.filter(|k| *k > 0) {
         seen += &format!(", {k} key update(s)");
+    }
+    if let Some(r) = retries.filter(|r| *r > 0) {
+        seen += &format!(", {r} Retry packet(s) sent");
     }
     if let Some(p) = log.peak_streams {
         seen += &format!(", at most {p} streams at once");

@@ -104,6 +104,7 @@ fn parse(text: &str) -> PeerLog {
     log.handshakes = Some(handshakes.len() as u64);
     log.resumed = Some(count("resumed=1"));
     log.early_data_accepted = Some(count("early_data=1"));
+    log.retries = Some(text.lines().filter(|l| l.starts_with("retry sent")).count() as u64);
     log.key_updates = Some(
         text.lines()
             .filter(|l| l.starts_with("key_update "))

@@ -1,7 +1,8 @@
 """aioquic's example HTTP/3 server (http3_server.py from the aioquic sdist, found on
 PYTHONPATH) with the knobs plexus's interop cases need: several listen addresses, Retry,
 TLS_CHACHA20_POLY1305_SHA256 only, a small MAX_STREAMS, and a log line for every
-completed handshake (ALPN, resumed, early data accepted) and every key update, written to
+completed handshake (ALPN, resumed, early data accepted), every key update and every Retry
+sent, written to
 $PLEXUS_HANDSHAKE_LOG, so that those are counted by the server."""
 
 import argparse
@@ -10,6 +11,7 @@ import os
 
 import http3_server as example
 from aioquic.asyncio import serve
+from aioquic.asyncio import server as aioquic_server
 from aioquic.h0.connection import H0_ALPN
 from aioquic.h3.connection import H3_ALPN
 from aioquic.quic import crypto
@@ -55,6 +57,16 @@ def logged_update_key(self, trigger):
 
 
 crypto.CryptoPair._update_key = logged_update_key
+
+_encode_quic_retry = aioquic_server.encode_quic_retry
+
+
+def logged_encode_quic_retry(*args, **kwargs):
+    note("retry sent")
+    return _encode_quic_retry(*args, **kwargs)
+
+
+aioquic_server.encode_quic_retry = logged_encode_quic_retry
 
 
 async def main(args):

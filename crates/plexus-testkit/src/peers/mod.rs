@@ -81,6 +81,8 @@ pub struct PeerLog {
     pub early_data_accepted: Option<u64>,
     /// QUIC key updates (aioquic; either side's, as the server applied them).
     pub key_updates: Option<u64>,
+    /// Retry packets the server sent (aioquic and ngtcp2).
+    pub retries: Option<u64>,
 }
 
 /// A running third-party server.

@@ -86,12 +86,91 @@ fn parse(text: &str) -> PeerLog {
         })
         .collect();
     let probes = paths.iter().filter(|p| **p == super::READY_PATH).count();
+    let tls = tls_evidence(text);
     PeerLog {
         requests: (paths.len() - probes) as u64,
         connections: handshakes.saturating_sub(probes),
         max_requests_per_connection: 0,
         protocols: vec!["HTTP/3".into()],
         handshakes: Some(handshakes.saturating_sub(probes) as u64),
+        resumed: Some(tls.resumed),
+        retries: Some(text.matches("Sending Retry packet to").count() as u64),
+        early_data_accepted: Some(tls.early_data),
         ..PeerLog::default()
+    }
+}
+
+/// What the server's frame log shows of each connection's TLS handshake.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TlsEvidence {
+    /// Connections whose handshake flight was under half the largest one: no
+    /// certificate was sent, the session was resumed. (The readiness probe always makes
+    /// a full handshake first, so the largest is one with the certificate.)
+    resumed: u64,
+    /// Connections on which the server read STREAM frames from 0-RTT packets: it
+    /// accepted early data.
+    early_data: u64,
+}
+
+/// Reads ngtcp2's debug lines: `I<time> 0x<connection id> frm tx <pkn> Handshake
+/// CRYPTO(0x06) offset=.. len=N` for what the server sent in the Handshake space, and
+/// `frm rx <pkn> 0RTT STREAM(..)` for early data it processed.
+fn tls_evidence(text: &str) -> TlsEvidence {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut flight: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut early: BTreeSet<&str> = BTreeSet::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(_time), Some(conn), Some("frm"), Some(dir)) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let _pkn = words.next();
+        let space = words.next();
+        let frame = words.next().unwrap_or_default();
+        match (dir, space) {
+            ("tx", Some("Handshake")) if frame.starts_with("CRYPTO") => {
+                let len = line
+                    .rsplit_once("len=")
+                    .and_then(|(_, n)| n.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                *flight.entry(conn).or_default() += len;
+            }
+            ("rx", Some("0RTT")) if frame.starts_with("STREAM") => {
+                early.insert(conn);
+            }
+            _ => {}
+        }
+    }
+    let largest = flight.values().copied().max().unwrap_or(0);
+    TlsEvidence {
+        resumed: flight.values().filter(|n| **n * 2 < largest).count() as u64,
+        early_data: early.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_flight_is_a_resumption_and_0rtt_streams_are_early_data() {
+        let log = "\
+I00000001 0xaa frm tx 0 Handshake CRYPTO(0x06) offset=0 len=705
+I00000001 0xbb pkt rx pkn=0 dcid=0x3c version=0x00000001 type=0RTT len=543
+I00000001 0xbb frm rx 0 0RTT STREAM(0x0a) id=0x2 fin=0 offset=0 len=31 uni=1
+I00000001 0xbb frm rx 0 0RTT PADDING(0x00) len=484
+I00000001 0xbb frm tx 0 Handshake CRYPTO(0x06) offset=0 len=191
+I00000001 0xcc frm tx 0 Handshake CRYPTO(0x06) offset=0 len=600
+I00000001 0xcc frm tx 1 Handshake CRYPTO(0x06) offset=600 len=105
+";
+        assert_eq!(
+            tls_evidence(log),
+            TlsEvidence {
+                resumed: 1,
+                early_data: 1
+            }
+        );
     }
 }
