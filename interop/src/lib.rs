@@ -8,4 +8,5 @@ pub mod hq;
 pub mod keylog;
 pub mod matrix;
 mod plexus_cases;
+pub mod qlog;
 pub mod tls;

@@ -114,6 +114,10 @@ fn client(settings: &Settings, idle: Option<Duration>, zero_rtt: bool) -> io::Re
     if let Some(idle) = idle {
         builder = builder.pool_idle_timeout(idle);
     }
+    if let Some(dir) = &settings.qlog_dir {
+        std::fs::create_dir_all(dir)?;
+        builder = builder.quic_qlog_dir(dir);
+    }
     builder.build().map_err(io::Error::other)
 }
 

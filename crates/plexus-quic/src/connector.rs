@@ -38,6 +38,10 @@ pub struct QuicConfig {
     /// `SETTINGS_MAX_FIELD_SECTION_SIZE`: the largest response header section accepted.
     /// Default: 256 KiB, as for h2.
     pub max_field_section_size: u64,
+    /// Write a qlog file (JSON-SEQ, quinn's events) per connection into this directory.
+    /// Default: none.
+    #[cfg(feature = "qlog")]
+    pub qlog_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for QuicConfig {
@@ -51,8 +55,27 @@ impl Default for QuicConfig {
             max_concurrent_streams: usize::MAX,
             zero_rtt: true,
             max_field_section_size: 256 * 1024,
+            #[cfg(feature = "qlog")]
+            qlog_dir: None,
         }
     }
+}
+
+/// quinn's transport settings from `config`.
+fn transport_config(config: &QuicConfig) -> Result<quinn::TransportConfig, Error> {
+    let mut transport = quinn::TransportConfig::default();
+    let idle = quinn::IdleTimeout::try_from(config.idle_timeout).map_err(|e| {
+        Error::new(ErrorKind::InvalidRequest)
+            .with_message("QUIC idle timeout out of range")
+            .with_source(e)
+    })?;
+    transport
+        .max_idle_timeout(Some(idle))
+        .keep_alive_interval(config.keep_alive_interval)
+        .stream_receive_window(config.stream_receive_window.into())
+        .receive_window(config.receive_window.into())
+        .send_window(u64::from(config.receive_window));
+    Ok(transport)
 }
 
 /// Opens [`QuicConnection`]s.
@@ -89,18 +112,7 @@ impl QuicConnector {
                 .with_message("the TLS configuration cannot be used for QUIC")
                 .with_source(e)
         })?;
-        let mut transport = quinn::TransportConfig::default();
-        let idle = quinn::IdleTimeout::try_from(config.idle_timeout).map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest)
-                .with_message("QUIC idle timeout out of range")
-                .with_source(e)
-        })?;
-        transport
-            .max_idle_timeout(Some(idle))
-            .keep_alive_interval(config.keep_alive_interval)
-            .stream_receive_window(config.stream_receive_window.into())
-            .receive_window(config.receive_window.into())
-            .send_window(u64::from(config.receive_window));
+        let transport = transport_config(&config)?;
         Ok(QuicConnector {
             config: Arc::new(config),
             crypto: Arc::new(crypto),
@@ -122,6 +134,35 @@ impl QuicConnector {
     /// The transport settings.
     pub fn config(&self) -> &QuicConfig {
         &self.config
+    }
+
+    /// The transport configuration of a new connection to `origin`: the shared one, or
+    /// with a qlog directory, one of its own that writes `plexus-PID-N-HOST.sqlog` (N
+    /// counts the process's connections, so that several clients may share a directory).
+    fn transport_for(&self, origin: &Origin) -> Result<Arc<quinn::TransportConfig>, Error> {
+        #[cfg(feature = "qlog")]
+        if let Some(dir) = &self.config.qlog_dir {
+            static QLOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = QLOGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!(
+                "plexus-{}-{n}-{}.sqlog",
+                std::process::id(),
+                origin.host()
+            ));
+            let file = std::fs::File::create(&path).map_err(|e| {
+                Error::new(ErrorKind::InvalidRequest)
+                    .with_message(format!("cannot write the qlog file {}", path.display()))
+                    .with_source(e)
+            })?;
+            let mut qlog = quinn::QlogConfig::default();
+            qlog.writer(Box::new(file))
+                .title(Some(format!("plexus connection {n} to {origin}")));
+            let mut transport = transport_config(&self.config)?;
+            transport.qlog_stream(qlog.into_stream());
+            return Ok(Arc::new(transport));
+        }
+        let _ = origin;
+        Ok(Arc::clone(&self.transport))
     }
 
     /// Sets up a QUIC connection to `origin` and HTTP/3 on it, within the connect
@@ -166,7 +207,7 @@ impl QuicConnector {
             params: Arc::clone(&params),
         });
         let mut client_config = quinn::ClientConfig::new(crypto);
-        client_config.transport_config(Arc::clone(&self.transport));
+        client_config.transport_config(self.transport_for(origin)?);
         let connecting = endpoint
             .connect_with(client_config, addr, origin.host())
             .map_err(|e| {

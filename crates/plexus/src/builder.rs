@@ -267,6 +267,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Write a qlog file (quinn's events, JSON-SEQ) for every QUIC connection into `dir`,
+    /// named `plexus-PID-N-HOST.sqlog` (feature `qlog`).
+    #[cfg(feature = "qlog")]
+    pub fn quic_qlog_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.quic.qlog_dir = Some(dir.into());
+        self
+    }
+
     /// Send replay-safe requests (GET, HEAD, OPTIONS, TRACE, or marked idempotent) in
     /// QUIC 0-RTT early data when a session ticket allows it (default: on). Off, every
     /// request waits for the handshake; a resumed session still saves the certificate.

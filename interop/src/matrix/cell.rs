@@ -14,6 +14,7 @@ use super::plan::{Expect, GracefulStop, Plan, RelayHit, ServerSettings, SMALL_ST
 use crate::endpoint::Protocol;
 use crate::files::{self, Manifest};
 use crate::keylog::KeyLog;
+use crate::qlog::QlogDir;
 
 /// How long the endpoint may take for one cell.
 const ENDPOINT_LIMIT: Duration = Duration::from_secs(90);
@@ -223,14 +224,15 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     let mut log = peer.log_of(plan.paths.len() as u64).await;
     log.retries = log.retries.map(|r| r.saturating_sub(retries_before));
     let keylog = KeyLog::read(&keys);
+    let qlogs = QlogDir::read(&qlog);
     let tls = !plan.server.cleartext;
     let relayed = relay.as_ref().map(UdpRelay::stats);
-    let seen = check_logs(plan, &log, &keylog, tls).and_then(|seen| {
-        match (plan.expect.relay_hit, relayed) {
+    let seen = check_logs(plan, &log, &keylog, tls)
+        .and_then(|seen| check_qlogs(plan, &qlogs).map(|q| format!("{seen}{q}")))
+        .and_then(|seen| match (plan.expect.relay_hit, relayed) {
             (Some(hit), Some(stats)) => check_relay(hit, &stats).map(|r| format!("{seen}; {r}")),
             _ => Ok(seen),
-        }
-    });
+        });
     match seen {
         Ok(seen) => Ok(Verdict::Passed(format!(
             "{seen}; {:.1} s",
@@ -345,6 +347,33 @@ fn check_graceful_stop(
         kinds.join(", "),
         log.connections,
         protocols.join("+")
+    ))
+}
+
+/// Over QUIC: the client's qlog directory holds one log per expected connection, each of
+/// which received the server's handshake, and shows 0-RTT where the case wants it.
+fn check_qlogs(plan: &Plan, q: &QlogDir) -> Result<String, String> {
+    if !matches!(plan.protocol, Protocol::Hq | Protocol::H3) {
+        return Ok(String::new());
+    }
+    let want = plan.expect.connections;
+    if q.connections != want || q.handshakes != want {
+        return Err(format!(
+            "the client's qlog shows {} connection(s), {} with a handshake, expected {want}",
+            q.connections, q.handshakes
+        ));
+    }
+    if plan.expect.early_data > 0 && q.early_data == 0 {
+        return Err("the client's qlog shows no 0-RTT packet sent".into());
+    }
+    Ok(format!(
+        ", {} qlog(s){}",
+        q.connections,
+        if q.early_data > 0 {
+            format!(" ({} with 0-RTT)", q.early_data)
+        } else {
+            String::new()
+        }
     ))
 }
 
