@@ -103,7 +103,7 @@ fn parse(text: &str) -> PeerLog {
 /// What the server's frame log shows of each connection's TLS handshake.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct TlsEvidence {
-    /// Connections whose handshake flight was under half the largest one: no
+    /// Connections whose handshake flight was under half the longest one: no
     /// certificate was sent, the session was resumed. (The readiness probe always makes
     /// a full handshake first, so the largest is one with the certificate.)
     resumed: u64,
@@ -131,11 +131,17 @@ fn tls_evidence(text: &str) -> TlsEvidence {
         let frame = words.next().unwrap_or_default();
         match (dir, space) {
             ("tx", Some("Handshake")) if frame.starts_with("CRYPTO") => {
-                let len = line
-                    .rsplit_once("len=")
-                    .and_then(|(_, n)| n.trim().parse::<u64>().ok())
-                    .unwrap_or(0);
-                *flight.entry(conn).or_default() += len;
+                // The flight's length is where its furthest frame ends: retransmissions
+                // (under loss) resend the same offsets.
+                let number = |key: &str| {
+                    line.split_once(key)
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                let end = number("offset=") + number("len=");
+                let longest = flight.entry(conn).or_default();
+                *longest = (*longest).max(end);
             }
             ("rx", Some("0RTT")) if frame.starts_with("STREAM") => {
                 early.insert(conn);
@@ -164,6 +170,9 @@ I00000001 0xbb frm rx 0 0RTT PADDING(0x00) len=484
 I00000001 0xbb frm tx 0 Handshake CRYPTO(0x06) offset=0 len=191
 I00000001 0xcc frm tx 0 Handshake CRYPTO(0x06) offset=0 len=600
 I00000001 0xcc frm tx 1 Handshake CRYPTO(0x06) offset=600 len=105
+I00000001 0xdd frm tx 0 Handshake CRYPTO(0x06) offset=0 len=705
+I00000001 0xdd frm tx 1 Handshake CRYPTO(0x06) offset=0 len=705
+I00000001 0xdd frm tx 2 Handshake CRYPTO(0x06) offset=0 len=705
 ";
         assert_eq!(
             tls_evidence(log),
