@@ -230,3 +230,40 @@ async fn hypercorn_alt_svc_upgrades_to_h3() {
     let hypercorn = peers::hypercorn().await.expect("hypercorn starts");
     alt_svc_upgrades_to_h3(&hypercorn, 200, ["HTTP/2", "HTTP/3"]).await;
 }
+
+/// Uploads into nghttpd's small receive windows (`-w 14 -W 15`: 16 KiB per stream, 32 KiB
+/// per connection): eight 300 KiB POSTs at once wait for its WINDOW_UPDATEs and arrive
+/// whole, counted from the DATA frames the server logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nghttpd_small_windows_take_whole_uploads() {
+    init_tracing();
+    const BODY: usize = 300 * 1024;
+    const POSTS: usize = 8;
+    let nghttpd = peers::nghttpd_with(peers::NghttpdOptions {
+        window_bits: Some(14),
+        connection_window_bits: Some(15),
+        ..peers::NghttpdOptions::default()
+    })
+    .await
+    .expect("nghttpd starts");
+    let client = client();
+    let url = nghttpd.url(HELLO_PATH);
+    let posts = (0..POSTS).map(|i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let response = client.post(&url).body(vec![i as u8; BODY]).send().await?;
+            assert_eq!(response.status(), 200);
+            response.bytes().await
+        }
+    });
+    for result in futures_util::future::join_all(posts).await {
+        result.expect("every upload succeeds");
+    }
+    let log = nghttpd.settled_log().await;
+    assert_eq!(log.requests, POSTS as u64, "{log:?}");
+    assert_eq!(log.connections, 1, "{log:?}");
+    assert_eq!(log.data_received, Some((POSTS * BODY) as u64), "{log:?}");
+    // Each stream's 300 KiB passed through a 16 KiB window many times over.
+    let updates = log.window_updates_sent.expect("nghttpd logs frames");
+    assert!(updates >= (POSTS * BODY / (32 * 1024)) as u64, "{log:?}");
+}

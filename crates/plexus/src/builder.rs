@@ -275,8 +275,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Send replay-safe requests (GET, HEAD, OPTIONS, TRACE, or marked idempotent) in
-    /// QUIC 0-RTT early data when a session ticket allows it (default: on). Off, every
+    /// Send replay-safe requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, with an
+    /// `Idempotency-Key`, or marked `.idempotent()`) in QUIC 0-RTT early data when a
+    /// session ticket allows it (default: on). Off, every
     /// request waits for the handshake; a resumed session still saves the certificate.
     pub fn http3_zero_rtt(mut self, enabled: bool) -> Self {
         self.quic.zero_rtt = enabled;

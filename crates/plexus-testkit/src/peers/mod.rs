@@ -83,6 +83,10 @@ pub struct PeerLog {
     pub key_updates: Option<u64>,
     /// Retry packets the server sent (aioquic and ngtcp2).
     pub retries: Option<u64>,
+    /// Request body bytes the server received in DATA frames (nghttpd only).
+    pub data_received: Option<u64>,
+    /// WINDOW_UPDATE frames the server sent (nghttpd only).
+    pub window_updates_sent: Option<u64>,
 }
 
 /// A running third-party server.

@@ -17,6 +17,11 @@ pub struct NghttpdOptions {
     pub cleartext: bool,
     /// Listen on ::1 instead of 127.0.0.1 (nghttpd listens on one address).
     pub ipv6: bool,
+    /// The server's receive window per stream, 2^N-1 bytes (`-w`); nghttpd's default is
+    /// 2^16-1.
+    pub window_bits: Option<u32>,
+    /// The server's receive window per connection, 2^N-1 bytes (`-W`).
+    pub connection_window_bits: Option<u32>,
 }
 
 impl Default for NghttpdOptions {
@@ -25,6 +30,8 @@ impl Default for NghttpdOptions {
             max_concurrent_streams: 100,
             cleartext: false,
             ipv6: false,
+            window_bits: None,
+            connection_window_bits: None,
         }
     }
 }
@@ -45,6 +52,8 @@ pub async fn nghttpd_with(opts: NghttpdOptions) -> io::Result<Peer> {
         max_concurrent_streams,
         cleartext,
         ipv6,
+        window_bits,
+        connection_window_bits,
     } = opts;
     let program = super::find_binary("nghttpd", "nghttp2-server")?;
     let (dir, certs, www) = workdir()?;
@@ -66,6 +75,12 @@ pub async fn nghttpd_with(opts: NghttpdOptions) -> io::Result<Peer> {
         "-v".into(),
         port.to_string(),
     ];
+    if let Some(n) = window_bits {
+        args.push(format!("--window-bits={n}"));
+    }
+    if let Some(n) = connection_window_bits {
+        args.push(format!("--connection-window-bits={n}"));
+    }
     if cleartext {
         args.push("--no-tls".into());
     } else {
@@ -108,6 +123,8 @@ struct Conn {
 fn parse(text: &str) -> PeerLog {
     let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
     let mut resets_sent = 0;
+    let mut data_received = 0;
+    let mut window_updates_sent = 0;
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("[id=") else {
             continue;
@@ -118,6 +135,12 @@ fn parse(text: &str) -> PeerLog {
         let conn = conns.entry(id.to_string()).or_default();
         if rest.contains(&format!(":path: {}", super::READY_PATH)) {
             conn.probe = true;
+        }
+        if rest.contains("recv DATA frame") && !conn.probe {
+            data_received += u64::from(field(rest, "length=").unwrap_or(0));
+        }
+        if rest.contains("send WINDOW_UPDATE frame") && !conn.probe {
+            window_updates_sent += 1;
         }
         let Some(stream) = field(rest, "stream_id=") else {
             continue;
@@ -153,6 +176,8 @@ fn parse(text: &str) -> PeerLog {
         },
         peak_streams: Some(real.iter().map(|c| c.peak).max().unwrap_or(0)),
         resets_sent: Some(resets_sent),
+        data_received: Some(data_received),
+        window_updates_sent: Some(window_updates_sent),
         ..PeerLog::default()
     }
 }
