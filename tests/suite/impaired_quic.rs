@@ -38,7 +38,9 @@ async fn fetch_through(impairment: Impairment) -> RelayStats {
     let stats = server.stats();
     assert_eq!(stats.quic_connections, 1, "{stats:?}");
     assert_eq!(stats.requests, REQUESTS as u64, "{stats:?}");
-    relay.stats()
+    let relayed = relay.stats();
+    println!("{relayed:?}");
+    relayed
 }
 
 fn path() -> Impairment {
@@ -57,7 +59,6 @@ async fn h3_bodies_survive_burst_loss() {
         ..path()
     })
     .await;
-    println!("{relay:?}");
     assert!(relay.lost > 10, "{relay:?}");
 }
 
@@ -74,7 +75,6 @@ async fn h3_bodies_survive_dark_periods() {
         ..path()
     })
     .await;
-    println!("{relay:?}");
     assert!(relay.blackholed > 0, "{relay:?}");
 }
 
@@ -90,7 +90,6 @@ async fn h3_follows_the_client_across_nat_rebindings() {
         ..path()
     })
     .await;
-    println!("{relay:?}");
     assert!(relay.rebinds >= 2, "{relay:?}");
     assert!(relay.from_server_after_rebind > 0, "{relay:?}");
 }

@@ -110,14 +110,31 @@ impl Shared {
         self.tasks.lock().expect("relay tasks").push(task);
     }
 
-    fn admit(&self, link: &Mutex<Link>, len: usize) -> Option<Instant> {
-        match link.lock().expect("link").admit(Instant::now(), len) {
-            Ok(due) => Some(due),
+    /// Puts `datagram` through the link toward `to` and queues it for delivery when
+    /// due, unless the link drops it; false once the relay is stopping.
+    fn forward(&self, datagram: &[u8], to: Destination) -> bool {
+        let (link, queue) = match to {
+            Destination::Server(_) => (&self.to_server_link, &self.to_server),
+            Destination::Client(_) => (&self.to_client_link, &self.to_client),
+        };
+        let due = match link
+            .lock()
+            .expect("link")
+            .admit(Instant::now(), datagram.len())
+        {
+            Ok(due) => due,
             Err(why) => {
                 self.counters.dropped(why);
-                None
+                return true;
             }
-        }
+        };
+        queue
+            .send(InFlight {
+                due,
+                datagram: Bytes::copy_from_slice(datagram),
+                to,
+            })
+            .is_ok()
     }
 }
 
@@ -252,14 +269,7 @@ async fn receive_from_clients(front: Arc<UdpSocket>, shared: Arc<Shared>) {
                 }
             },
         };
-        let Some(due) = shared.admit(&shared.to_server_link, n) else {
-            continue;
-        };
-        let _ = shared.to_server.send(InFlight {
-            due,
-            datagram: Bytes::copy_from_slice(&buf[..n]),
-            to: Destination::Server(flow),
-        });
+        shared.forward(&buf[..n], Destination::Server(flow));
     }
 }
 
@@ -325,15 +335,7 @@ async fn receive_from_server(
                 .from_server_after_rebind
                 .fetch_add(1, Ordering::Relaxed);
         }
-        let Some(due) = shared.admit(&shared.to_client_link, n) else {
-            continue;
-        };
-        let sent = shared.to_client.send(InFlight {
-            due,
-            datagram: Bytes::copy_from_slice(&buf[..n]),
-            to: Destination::Client(client),
-        });
-        if sent.is_err() {
+        if !shared.forward(&buf[..n], Destination::Client(client)) {
             return;
         }
     }

@@ -114,6 +114,7 @@ pub async fn start_peer(name: &str, s: ServerSettings) -> io::Result<Peer> {
                 max_concurrent_streams: streams.unwrap_or(100),
                 cleartext: s.cleartext,
                 ipv6: s.ipv6_only,
+                ..peers::NghttpdOptions::default()
             })
             .await
         }
