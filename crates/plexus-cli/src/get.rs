@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt};
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request};
-use plexus::{Body, Certificate, Client, Error, ErrorKind, Http3Mode, Response};
+use plexus::{Body, Client, Error, ErrorKind, Http3Mode, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use crate::request_args::{RequestShape, TlsArgs};
 use crate::stats::RunStats;
 use crate::write_out::{Template, Vars};
 
@@ -60,12 +61,8 @@ pub(crate) struct GetArgs {
     /// once.
     #[arg(long = "alt-svc", value_name = "FILE")]
     alt_svc: Option<PathBuf>,
-    /// Trust the CA certificates in this PEM file.
-    #[arg(long, value_name = "FILE")]
-    cacert: Option<PathBuf>,
-    /// Do not verify the server's certificate (insecure).
-    #[arg(short = 'k', long)]
-    insecure: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Fetch the URL list this many times.
     #[arg(long, default_value_t = 1, value_name = "N")]
     repeat: usize,
@@ -225,20 +222,7 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
 }
 
 async fn build_client(args: &GetArgs) -> Result<Client, String> {
-    let mut builder = Client::builder();
-    if let Some(path) = &args.cacert {
-        let pem = tokio::fs::read(path)
-            .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for cert in Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("{}: {}", path.display(), crate::error_chain(&e)))?
-        {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    if args.insecure {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
+    let mut builder = args.tls.apply(Client::builder()).await?;
     if args.http1_1 {
         builder = builder.http1_only();
     } else if args.http2_prior_knowledge {
@@ -274,40 +258,17 @@ fn seconds(s: f64) -> Result<Duration, String> {
 }
 
 async fn settings(args: &GetArgs) -> Result<Settings, String> {
-    let mut headers = Vec::new();
-    for h in &args.headers {
-        let (name, value) = h
-            .split_once(':')
-            .ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| format!("invalid header name in `{h}`"))?;
-        let value = HeaderValue::from_str(value.trim())
-            .map_err(|_| format!("invalid header value in `{h}`"))?;
-        headers.push((name, value));
-    }
-    let data = match args.data.as_deref() {
-        Some(d) => Some(match d.strip_prefix('@') {
-            Some(path) => Bytes::from(
-                tokio::fs::read(path)
-                    .await
-                    .map_err(|e| format!("cannot read {path}: {e}"))?,
-            ),
-            None => Bytes::from(d.to_string()),
-        }),
-        None => None,
-    };
-    let method = match &args.method {
-        Some(m) => Method::from_bytes(m.as_bytes()).map_err(|_| format!("invalid method `{m}`"))?,
-        None if data.is_some() => Method::POST,
-        None if args.upload_file.is_some() => Method::PUT,
-        None => Method::GET,
-    };
-    if data.is_some() && !headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
-        headers.push((
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        ));
-    }
+    let RequestShape {
+        method,
+        headers,
+        data,
+    } = RequestShape::parse(
+        args.method.as_deref(),
+        &args.headers,
+        args.data.as_deref(),
+        args.upload_file.is_some(),
+    )
+    .await?;
     Ok(Settings {
         method,
         headers,

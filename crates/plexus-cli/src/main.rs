@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod get;
+mod load;
+mod load_report;
+mod request_args;
 mod stats;
 mod write_out;
 
@@ -28,6 +31,9 @@ enum Command {
     /// Start local servers and show, measured live, what connection reuse and
     /// multiplexing save.
     Demo(demo::DemoArgs),
+    /// Load-test a URL (h2load-style): -n requests or -D seconds over -c connections with
+    /// -m streams each; latency percentiles, statuses, errors, connections.
+    Load(Box<load::LoadArgs>),
 }
 
 fn main() -> ExitCode {
@@ -40,10 +46,18 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `load` measures the client: a current-thread runtime unless asked otherwise (on two
+    // cores a multi-threaded one costs more CPU per request than it gains).
+    let mut builder = match &cli.command {
+        Command::Load(args) if args.threads <= 1 => tokio::runtime::Builder::new_current_thread(),
+        Command::Load(args) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(args.threads);
+            b
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("plexus: cannot start the runtime: {e}");
@@ -54,6 +68,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Get(args) => get::run(*args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Load(args) => load::run(*args).await,
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))

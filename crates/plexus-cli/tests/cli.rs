@@ -293,3 +293,91 @@ async fn retry_resends_after_a_retryable_status() {
     assert_eq!(run.stdout, "503", "{}", run.stderr);
     assert_eq!(server.stats().requests, 3);
 }
+
+/// Runs `plexus load ARGS --json` against `server` and returns the JSON object.
+async fn load(server: &TestServer, path: &str, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca_file(dir.path());
+    let url = server.url(path);
+    let mut all = vec!["load", "--json", "--cacert", ca.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    all.push(&url);
+    let run = plexus(&all).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("one JSON object")
+}
+
+/// `plexus load` over h2: -n requests over -c connections with -m streams each; its
+/// counts agree with the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_counts_what_the_server_counts_over_h2() {
+    let server = TestServer::builder().start().await.expect("server");
+    let json = load(
+        &server,
+        "/bytes/100",
+        &["-n", "3000", "-c", "3", "-m", "20", "--h2"],
+    )
+    .await;
+    let stats = server.stats();
+    assert_eq!(json["requests"], 3000, "{json}");
+    assert_eq!(json["ok"], 3000, "{json}");
+    assert_eq!(json["errors"], 0, "{json}");
+    assert_eq!(json["bytes"], 300_000, "{json}");
+    assert_eq!(json["connections"], 3, "{json}");
+    assert_eq!(json["protocols"], serde_json::json!(["HTTP/2"]), "{json}");
+    for key in ["p50", "p90", "p99", "max"] {
+        assert!(json["latency_us"][key].as_u64().expect(key) > 0, "{json}");
+    }
+    assert_eq!(stats.requests, 3000, "{stats:?}");
+    assert_eq!(stats.tcp_connections, 3, "{stats:?}");
+    assert!(
+        stats
+            .connections
+            .iter()
+            .all(|c| (2..=20).contains(&c.peak_streams)),
+        "-m streams at once on each connection, and no more: {stats:?}"
+    );
+}
+
+/// Over HTTP/1.1, each of the -c connections carries its requests one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_over_http1_keeps_c_connections() {
+    let server = TestServer::builder().start().await.expect("server");
+    let json = load(&server, "/", &["-n", "1000", "-c", "4", "-m", "2", "--h1"]).await;
+    let stats = server.stats();
+    assert_eq!(json["ok"], 1000, "{json}");
+    assert_eq!(json["connections"], 4, "{json}");
+    assert_eq!(json["protocols"], serde_json::json!(["HTTP/1.1"]), "{json}");
+    assert_eq!(stats.requests, 1000, "{stats:?}");
+    assert_eq!(stats.tcp_connections, 4, "{stats:?}");
+}
+
+/// Over HTTP/3, and by duration: the server saw exactly the requests reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_over_h3_for_a_duration() {
+    let server = TestServer::builder().h3().start().await.expect("server");
+    let json = load(&server, "/", &["-D", "0.5", "-c", "1", "-m", "10", "--h3"]).await;
+    let stats = server.stats();
+    let requests = json["requests"].as_u64().expect("requests");
+    assert!(requests > 0, "{json}");
+    assert_eq!(json["ok"], requests, "{json}");
+    assert_eq!(json["connections"], 1, "{json}");
+    assert_eq!(json["protocols"], serde_json::json!(["HTTP/3"]), "{json}");
+    assert_eq!(stats.requests, requests, "{stats:?}");
+    assert_eq!(stats.quic_connections, 1, "{stats:?}");
+}
+
+/// Errors are counted by kind, and the exit code says some requests failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_counts_errors_by_kind() {
+    let server = TestServer::builder().start().await.expect("server");
+    let port = server.port().to_string();
+    drop(server);
+    let url = format!("https://localhost:{port}/");
+    let run = plexus(&["load", "--json", "-k", "-n", "20", "-c", "2", &url]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["requests"], 20, "{json}");
+    assert_eq!(json["errors"], 20, "{json}");
+    assert_eq!(json["errors_by_kind"]["connect"], 20, "{json}");
+}

@@ -74,8 +74,8 @@ mod transport;
 pub use builder::ClientBuilder;
 pub use client::Client;
 pub use plexus_core::{
-    Body, ConnectTimings, ConnectionInfo, Delivery, Error, ErrorKind, Idempotent, Origin, Protocol,
-    RequestRecord, TlsInfo,
+    Body, ConnectTimings, ConnectionId, ConnectionInfo, Delivery, Error, ErrorKind, Idempotent,
+    Origin, Protocol, RequestRecord, TlsInfo,
 };
 pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
 pub use request::{IntoUri, RequestBuilder};

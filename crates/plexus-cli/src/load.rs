@@ -1,0 +1,240 @@
+//! `plexus load`: an h2load-style load generator over plexus. `-c` clients, each with one
+//! connection to the origin, run `-m` request loops each until `-n` requests have been
+//! sent or `-D` seconds have passed; every loop keeps its own tallies, merged at the end
+//! (nothing shared on the hot path but two atomic counters).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Request, Uri};
+use plexus::{Body, Client, Http3Mode};
+
+use crate::load_report::{Progress, Tally};
+use crate::request_args::{RequestShape, TlsArgs};
+
+/// Arguments of `plexus load`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct LoadArgs {
+    /// The URL to request (http:// or https://).
+    url: String,
+    /// Requests in all.
+    #[arg(
+        short = 'n',
+        long = "requests",
+        value_name = "N",
+        conflicts_with = "duration"
+    )]
+    requests: Option<u64>,
+    /// Run for this many seconds instead of a number of requests.
+    #[arg(short = 'D', long = "duration", value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Connections (each a client of its own, with one connection to the origin).
+    #[arg(short = 'c', long = "clients", default_value_t = 1, value_name = "N")]
+    connections: usize,
+    /// Requests in flight at once on each connection (over HTTP/1.1 they queue for it).
+    #[arg(
+        short = 'm',
+        long = "max-concurrent-streams",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    streams: usize,
+    /// HTTP/1.1 only.
+    #[arg(long, conflicts_with_all = ["h2", "h3"])]
+    h1: bool,
+    /// HTTP/2 only (by ALPN over TLS; prior knowledge for http://).
+    #[arg(long, conflicts_with = "h3")]
+    h2: bool,
+    /// HTTP/3 only.
+    #[arg(long)]
+    h3: bool,
+    /// Request method (default GET; POST with -d).
+    #[arg(short = 'X', long = "method", value_name = "METHOD")]
+    method: Option<String>,
+    /// Request body; `@FILE` reads it from FILE. Implies POST.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Option<String>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// Print one JSON object at the end instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON object to FILE.
+    #[arg(long, value_name = "FILE")]
+    json_file: Option<PathBuf>,
+    /// Runtime worker threads (1: a current-thread runtime, the cheapest per request).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) threads: usize,
+}
+
+/// How much work is left: a count of requests or a deadline.
+struct Budget {
+    total: Option<u64>,
+    deadline: Option<Instant>,
+    issued: AtomicU64,
+    finished: Arc<AtomicU64>,
+}
+
+impl Budget {
+    /// Takes one request's worth; false when the run is over.
+    fn take(&self) -> bool {
+        match (self.total, self.deadline) {
+            (Some(n), _) => self.issued.fetch_add(1, Ordering::Relaxed) < n,
+            (None, Some(deadline)) => Instant::now() < deadline,
+            (None, None) => false,
+        }
+    }
+}
+
+/// Runs `plexus load`; returns the process exit code (0 when every request got a
+/// response, 1 otherwise, 2 for bad arguments).
+pub(crate) async fn run(args: LoadArgs) -> i32 {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("plexus load: {message}");
+            2
+        }
+    }
+}
+
+async fn run_inner(args: LoadArgs) -> Result<i32, String> {
+    let uri: Uri = args
+        .url
+        .parse()
+        .map_err(|e| format!("`{}` is not a valid URL: {e}", args.url))?;
+    if uri.scheme().is_none() || uri.host().is_none() {
+        return Err(format!("`{}` is not an absolute http(s) URL", args.url));
+    }
+    let shape = Arc::new(
+        RequestShape::parse(
+            args.method.as_deref(),
+            &args.headers,
+            args.data.as_deref(),
+            false,
+        )
+        .await?,
+    );
+    let duration = match args.duration {
+        Some(s) => {
+            Some(Duration::try_from_secs_f64(s).map_err(|_| format!("invalid duration: {s}"))?)
+        }
+        None => None,
+    };
+    let total = match (args.requests, duration) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => Some(1000),
+    };
+    let connections = args.connections.max(1);
+    let streams = args.streams.max(1);
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        clients.push(client(&args, uri.scheme_str() == Some("http")).await?);
+    }
+    let started = Instant::now();
+    let budget = Arc::new(Budget {
+        total,
+        deadline: duration.map(|d| started + d),
+        issued: AtomicU64::new(0),
+        finished: Arc::new(AtomicU64::new(0)),
+    });
+    let progress = (!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .then(|| Progress::start(Arc::clone(&budget.finished), total, duration));
+    let mut loops = tokio::task::JoinSet::new();
+    for client in &clients {
+        for _ in 0..streams {
+            loops.spawn(request_loop(
+                client.clone(),
+                uri.clone(),
+                Arc::clone(&shape),
+                Arc::clone(&budget),
+            ));
+        }
+    }
+    let mut tally = Tally::new();
+    while let Some(done) = loops.join_next().await {
+        match done {
+            Ok(t) => tally.merge(t),
+            Err(e) => return Err(format!("a request loop failed: {e}")),
+        }
+    }
+    let elapsed = started.elapsed();
+    if let Some(p) = progress {
+        p.stop();
+    }
+    let summary = tally.summary(elapsed);
+    let json = summary.to_json();
+    if let Some(path) = &args.json_file {
+        std::fs::write(path, format!("{json}\n"))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", summary.report());
+    }
+    Ok(i32::from(summary.errors > 0))
+}
+
+/// A client with one connection to the origin, speaking what the flags ask.
+async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
+    let mut builder = args
+        .tls
+        .apply(Client::builder())
+        .await?
+        .max_connections_per_origin(1)
+        .http1_max_connections_per_origin(1);
+    builder = if args.h1 {
+        builder.http1_only()
+    } else if args.h2 && cleartext {
+        builder.http2_prior_knowledge()
+    } else if args.h3 {
+        builder.http3(Http3Mode::Only)
+    } else {
+        builder.http3(Http3Mode::Off)
+    };
+    builder.build().map_err(|e| crate::error_chain(&e))
+}
+
+/// Sends requests one after the other until the budget is spent.
+async fn request_loop(
+    client: Client,
+    uri: Uri,
+    shape: Arc<RequestShape>,
+    budget: Arc<Budget>,
+) -> Tally {
+    let mut tally = Tally::new();
+    while budget.take() {
+        let mut request = Request::new(match &shape.data {
+            Some(d) => Body::from(d.clone()),
+            None => Body::empty(),
+        });
+        *request.method_mut() = shape.method.clone();
+        *request.uri_mut() = uri.clone();
+        for (n, v) in &shape.headers {
+            request.headers_mut().append(n.clone(), v.clone());
+        }
+        let started = Instant::now();
+        let outcome = async {
+            let mut response = client.execute(request).await?;
+            let mut bytes = 0u64;
+            while let Some(chunk) = response.chunk().await? {
+                bytes += chunk.len() as u64;
+            }
+            Ok::<_, plexus::Error>((response, bytes))
+        }
+        .await;
+        match outcome {
+            Ok((response, bytes)) => tally.response(&response, bytes, started.elapsed()),
+            Err(e) => tally.error(&e),
+        }
+        budget.finished.fetch_add(1, Ordering::Relaxed);
+    }
+    tally
+}

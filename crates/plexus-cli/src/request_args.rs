@@ -1,0 +1,102 @@
+//! Flags that `plexus get` and `plexus load` share: TLS trust, and what each request
+//! carries (method, headers, body).
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::Method;
+use plexus::{Certificate, ClientBuilder};
+
+/// How the server's certificate is checked.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct TlsArgs {
+    /// Trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+    /// Do not verify the server's certificate (insecure).
+    #[arg(short = 'k', long)]
+    pub(crate) insecure: bool,
+}
+
+impl TlsArgs {
+    /// Applies the flags to `builder`.
+    pub(crate) async fn apply(&self, mut builder: ClientBuilder) -> Result<ClientBuilder, String> {
+        if let Some(path) = &self.cacert {
+            let pem = tokio::fs::read(path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            for cert in Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("{}: {}", path.display(), crate::error_chain(&e)))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if self.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        Ok(builder)
+    }
+}
+
+/// What every request of a run carries.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestShape {
+    pub(crate) method: Method,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) data: Option<Bytes>,
+}
+
+impl RequestShape {
+    /// From `-X`, `-H` and `-d` (`@FILE` reads the body from FILE); `upload` says a body
+    /// comes from elsewhere (PUT by default). As curl: POST with a body, and a form
+    /// content type unless one is given.
+    pub(crate) async fn parse(
+        method: Option<&str>,
+        headers: &[String],
+        data: Option<&str>,
+        upload: bool,
+    ) -> Result<RequestShape, String> {
+        let mut parsed = Vec::new();
+        for h in headers {
+            let (name, value) = h
+                .split_once(':')
+                .ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
+            let name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| format!("invalid header name in `{h}`"))?;
+            let value = HeaderValue::from_str(value.trim())
+                .map_err(|_| format!("invalid header value in `{h}`"))?;
+            parsed.push((name, value));
+        }
+        let data = match data {
+            Some(d) => Some(match d.strip_prefix('@') {
+                Some(path) => Bytes::from(
+                    tokio::fs::read(path)
+                        .await
+                        .map_err(|e| format!("cannot read {path}: {e}"))?,
+                ),
+                None => Bytes::from(d.to_string()),
+            }),
+            None => None,
+        };
+        let method = match method {
+            Some(m) => {
+                Method::from_bytes(m.as_bytes()).map_err(|_| format!("invalid method `{m}`"))?
+            }
+            None if data.is_some() => Method::POST,
+            None if upload => Method::PUT,
+            None => Method::GET,
+        };
+        if data.is_some() && !parsed.iter().any(|(n, _)| n == CONTENT_TYPE) {
+            parsed.push((
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            ));
+        }
+        Ok(RequestShape {
+            method,
+            headers: parsed,
+            data,
+        })
+    }
+}
