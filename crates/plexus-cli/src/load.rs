@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use http::{Request, Uri};
 use plexus::{Body, Client, Http3Mode};
 
-use crate::load_report::{Progress, Tally};
+use crate::load_report::{Histograms, Progress, Tally};
 use crate::request_args::{RequestShape, TlsArgs};
 
 /// Arguments of `plexus load`.
@@ -146,10 +146,12 @@ async fn run_inner(args: LoadArgs) -> Result<i32, String> {
     });
     let progress = (!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .then(|| Progress::start(Arc::clone(&budget.finished), total, duration));
+    let histograms = Histograms::shared();
     let mut loops = tokio::task::JoinSet::new();
     for client in &clients {
         for _ in 0..streams {
             loops.spawn(request_loop(
+                Tally::new(Arc::clone(&histograms)),
                 client.clone(),
                 uri.clone(),
                 Arc::clone(&shape),
@@ -157,7 +159,7 @@ async fn run_inner(args: LoadArgs) -> Result<i32, String> {
             ));
         }
     }
-    let mut tally = Tally::new();
+    let mut tally = Tally::new(histograms);
     while let Some(done) = loops.join_next().await {
         match done {
             Ok(t) => tally.merge(t),
@@ -204,12 +206,12 @@ async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
 
 /// Sends requests one after the other until the budget is spent.
 async fn request_loop(
+    mut tally: Tally,
     client: Client,
     uri: Uri,
     shape: Arc<RequestShape>,
     budget: Arc<Budget>,
 ) -> Tally {
-    let mut tally = Tally::new();
     while budget.take() {
         let mut request = Request::new(match &shape.data {
             Some(d) => Body::from(d.clone()),
