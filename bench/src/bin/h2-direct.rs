@@ -86,7 +86,7 @@ async fn run(args: Args) -> Result<serde_json::Value, Box<dyn std::error::Error>
     let (sender, connection) = h2::client::Builder::new()
         .initial_window_size(4 << 20)
         .initial_connection_window_size(16 << 20)
-        .handshake(stream)
+        .handshake::<_, bytes::Bytes>(stream)
         .await?;
     tokio::spawn(async move {
         let _ = connection.await;
