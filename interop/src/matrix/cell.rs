@@ -323,17 +323,7 @@ fn check_graceful_stop(
             ok.len()
         ));
     }
-    let protocols: Vec<String> = log
-        .protocols
-        .iter()
-        .map(|p| p.trim_end_matches(".0").to_string())
-        .collect();
-    if protocols != plan.expect.protocols {
-        return Err(format!(
-            "the server saw {protocols:?}, expected {:?}",
-            plan.expect.protocols
-        ));
-    }
+    let protocols = check_protocols(log, &plan.expect.protocols)?;
     let mut kinds: Vec<String> = errors
         .iter()
         // `URL: Kind: details`
@@ -376,6 +366,23 @@ fn check_qlogs(plan: &Plan, q: &QlogDir) -> Result<String, String> {
             String::new()
         }
     ))
+}
+
+/// The protocols the server's log names, normalized (`HTTP/2.0` -> `HTTP/2`), if they
+/// are exactly the expected ones.
+fn check_protocols(log: &PeerLog, expected: &[&str]) -> Result<Vec<String>, String> {
+    let protocols: Vec<String> = log
+        .protocols
+        .iter()
+        .map(|p| p.trim_end_matches(".0").to_string())
+        .collect();
+    if protocols == expected {
+        Ok(protocols)
+    } else {
+        Err(format!(
+            "the server saw {protocols:?}, expected {expected:?}"
+        ))
+    }
 }
 
 /// Checks that the relay really did what the case is about; on success, its account.
@@ -450,17 +457,7 @@ fn check_logs(plan: &Plan, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<St
             keys.handshakes, expect.connections
         ));
     }
-    let protocols: Vec<String> = log
-        .protocols
-        .iter()
-        .map(|p| p.trim_end_matches(".0").to_string())
-        .collect();
-    if protocols != expect.protocols {
-        return Err(format!(
-            "the server saw {protocols:?}, expected {:?}",
-            expect.protocols
-        ));
-    }
+    let protocols = check_protocols(log, &expect.protocols)?;
     if expect.resumed > 0 && log.resumed.unwrap_or(0) < expect.resumed {
         return Err(format!(
             "the server resumed {:?} handshake(s), expected {}",
