@@ -4,10 +4,12 @@
 //! a delay line that gives loopback a realistic round-trip time; the connection and
 //! handshake counts in the table are the servers' own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use plexus::{Certificate, Client, Http3Mode};
+use plexus::Client;
 use plexus_testkit::{test_certs, DelayLine, Stats, TestServer, UdpDelayLine};
+
+use crate::scenario::{self, fmt, Kind, Reuse, Samples, Site};
 
 /// Arguments of `plexus demo`.
 #[derive(clap::Args, Debug)]
@@ -23,34 +25,10 @@ pub(crate) struct DemoArgs {
     rtt_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Http1,
-    Http2,
-    Http3,
-}
-
-/// How a sequential scenario treats connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reuse {
-    /// One long-lived connection.
-    KeepAlive,
-    /// A new client (and connection, and full handshake) for every request.
-    NewClientEachTime,
-    /// One client whose connection is retired after each request: every request opens a
-    /// new connection, which resumes the TLS session (and sends in 0-RTT over QUIC).
-    ResumeEachTime,
-}
-
 struct Row {
     scenario: &'static str,
-    protocol: &'static str,
-    requests: usize,
-    connections: u64,
-    handshakes: u64,
-    median: Duration,
-    p99: Duration,
-    total: Duration,
+    kind: Kind,
+    samples: Samples,
 }
 
 /// Runs the demo; returns the exit code.
@@ -144,7 +122,7 @@ async fn run_inner(args: &DemoArgs) -> Result<(), String> {
     ];
     print_table(&rows);
 
-    let per_request = |r: &Row| r.total.as_secs_f64() / r.requests as f64;
+    let per_request = |r: &Row| r.samples.total.as_secs_f64() / r.samples.requests() as f64;
     let (h1_cold, h2_cold, h3_cold, h3_0rtt) = (&rows[0], &rows[1], &rows[2], &rows[3]);
     let (h1_warm, h2_warm, h3_warm) = (&rows[4], &rows[5], &rows[6]);
     println!();
@@ -152,33 +130,33 @@ async fn run_inner(args: &DemoArgs) -> Result<(), String> {
         "Keep-alive: {:.1}x less time per request than a new HTTP/1.1 connection each time \
          ({} vs {} connections opened).",
         per_request(h1_cold) / per_request(h1_warm),
-        h1_warm.connections,
-        h1_cold.connections
+        h1_warm.samples.connections,
+        h1_cold.samples.connections
     );
     println!(
         "Cold connections: HTTP/3 median {} vs HTTP/2 {} (QUIC sets up transport and TLS in \
          one round trip; TCP+TLS 1.3 takes two).",
-        fmt(h3_cold.median),
-        fmt(h2_cold.median)
+        fmt(h3_cold.samples.median()),
+        fmt(h2_cold.samples.median())
     );
     println!(
         "A new HTTP/3 connection resumed with 0-RTT: median {}, about as fast as a warm \
          connection (HTTP/2 {}, HTTP/3 {}).",
-        fmt(h3_0rtt.median),
-        fmt(h2_warm.median),
-        fmt(h3_warm.median)
+        fmt(h3_0rtt.samples.median()),
+        fmt(h2_warm.samples.median()),
+        fmt(h3_warm.samples.median())
     );
     let (pool, mux2, mux3) = (&rows[7], &rows[8], &rows[9]);
     println!(
         "{m} concurrent requests: the HTTP/1.1 pool of {} connections took {}, HTTP/2 on {} \
          connection {} ({:.1}x faster), HTTP/3 on {} connection {}.",
-        pool.connections,
-        fmt(pool.total),
-        mux2.connections,
-        fmt(mux2.total),
-        pool.total.as_secs_f64() / mux2.total.as_secs_f64().max(1e-9),
-        mux3.connections,
-        fmt(mux3.total),
+        pool.samples.connections,
+        fmt(pool.samples.total),
+        mux2.samples.connections,
+        fmt(mux2.samples.total),
+        pool.samples.total.as_secs_f64() / mux2.samples.total.as_secs_f64().max(1e-9),
+        mux3.samples.connections,
+        fmt(mux3.samples.total),
     );
     Ok(())
 }
@@ -225,7 +203,9 @@ impl Setup {
             udp_line,
         })
     }
+}
 
+impl Site for Setup {
     fn url(&self) -> String {
         let port = match (&self.tcp_line, &self.udp_line) {
             (Some(l), _) => l.port(),
@@ -236,31 +216,12 @@ impl Setup {
     }
 
     fn client(&self, reuse: Reuse) -> Result<Client, String> {
-        let ca =
-            Certificate::from_pem(test_certs().ca_pem.as_bytes()).map_err(|e| e.to_string())?;
-        let mut builder = Client::builder().add_root_certificate(ca);
-        if self.kind == Kind::Http3 {
-            builder = builder.http3(Http3Mode::Only);
-        }
-        if reuse == Reuse::ResumeEachTime {
-            builder = builder.pool_idle_timeout(Duration::from_millis(1));
-        }
-        builder.build().map_err(|e| e.to_string())
+        scenario::client_for(self.kind, reuse, &test_certs().ca_pem)
     }
 
     fn stats(&self) -> Stats {
         self.server.stats()
     }
-}
-
-async fn get(client: &Client, url: &str) -> Result<(), String> {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| crate::error_chain(&e))?;
-    response.bytes().await.map_err(|e| crate::error_chain(&e))?;
-    Ok(())
 }
 
 async fn sequential(
@@ -271,32 +232,12 @@ async fn sequential(
     reuse: Reuse,
 ) -> Result<Row, String> {
     let setup = Setup::start(kind, rtt).await?;
-    let url = setup.url();
-    let shared = setup.client(reuse)?;
-    let mut latencies = Vec::with_capacity(n);
-    let started = Instant::now();
-    for _ in 0..n {
-        if reuse == Reuse::ResumeEachTime {
-            // Let the connection go idle and be retired: the next request opens another.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let t0 = Instant::now();
-        if reuse == Reuse::NewClientEachTime {
-            // What code without a long-lived client does: a client (and a connection,
-            // and a full handshake) per request.
-            get(&setup.client(reuse)?, &url).await?;
-        } else {
-            get(&shared, &url).await?;
-        }
-        latencies.push(t0.elapsed());
-    }
-    Ok(row(
+    let samples = scenario::sequential(&setup, n, reuse).await?;
+    Ok(Row {
         scenario,
         kind,
-        latencies,
-        started.elapsed(),
-        &setup.stats(),
-    ))
+        samples,
+    })
 }
 
 async fn concurrent(
@@ -306,68 +247,12 @@ async fn concurrent(
     rtt: Duration,
 ) -> Result<Row, String> {
     let setup = Setup::start(kind, rtt).await?;
-    let url = setup.url();
-    let client = setup.client(Reuse::KeepAlive)?;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..m)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
-            tokio::spawn(async move {
-                let t0 = Instant::now();
-                get(&client, &url).await.map(|()| t0.elapsed())
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(m);
-    for t in tasks {
-        latencies.push(t.await.map_err(|e| e.to_string())??);
-    }
-    Ok(row(
+    let samples = scenario::concurrent(&setup, m).await?;
+    Ok(Row {
         scenario,
         kind,
-        latencies,
-        started.elapsed(),
-        &setup.stats(),
-    ))
-}
-
-fn row(
-    scenario: &'static str,
-    kind: Kind,
-    mut latencies: Vec<Duration>,
-    total: Duration,
-    stats: &Stats,
-) -> Row {
-    latencies.sort();
-    let pick = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies.get(i).copied().unwrap_or_default()
-    };
-    Row {
-        scenario,
-        protocol: match kind {
-            Kind::Http1 => "h1",
-            Kind::Http2 => "h2",
-            Kind::Http3 => "h3",
-        },
-        requests: latencies.len(),
-        // A QUIC connection is one handshake (transport and TLS together).
-        connections: stats.tcp_connections + stats.quic_connections,
-        handshakes: stats.tls_handshakes + stats.quic_connections,
-        median: pick(0.5),
-        p99: pick(0.99),
-        total,
-    }
-}
-
-fn fmt(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1e3)
-    } else {
-        format!("{ms:.1} ms")
-    }
+        samples,
+    })
 }
 
 fn print_table(rows: &[Row]) {
@@ -377,16 +262,17 @@ fn print_table(rows: &[Row]) {
     );
     println!("{}", "-".repeat(44 + 6 + 6 + 7 + 8 + 10 + 10 + 10));
     for r in rows {
+        let s = &r.samples;
         println!(
             "{:<44} {:>5} {:>5} {:>6} {:>7} {:>9} {:>9} {:>9}",
             r.scenario,
-            r.protocol,
-            r.requests,
-            r.connections,
-            r.handshakes,
-            fmt(r.median),
-            fmt(r.p99),
-            fmt(r.total)
+            r.kind.label(),
+            s.requests(),
+            s.connections,
+            s.handshakes,
+            fmt(s.median()),
+            fmt(s.quantile(0.99)),
+            fmt(s.total)
         );
     }
 }

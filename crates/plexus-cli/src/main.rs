@@ -9,9 +9,12 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod get;
+#[cfg(target_os = "linux")]
+mod lab;
 mod load;
 mod load_report;
 mod request_args;
+mod scenario;
 mod stats;
 mod write_out;
 
@@ -34,6 +37,10 @@ enum Command {
     /// Load-test a URL (h2load-style): -n requests or -D seconds over -c connections with
     /// -m streams each; latency percentiles, statuses, errors, connections.
     Load(Box<load::LoadArgs>),
+    /// Rerun the seeds' experiment across a real delayed path: two network namespaces
+    /// joined by a TUN relay (root only); prints round trips and draws an SVG chart.
+    #[cfg(target_os = "linux")]
+    Lab(lab::LabArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +53,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let cli = Cli::parse();
+    // The lab runs its own runtimes, one per network namespace.
+    #[cfg(target_os = "linux")]
+    if let Command::Lab(args) = cli.command {
+        return ExitCode::from(u8::try_from(lab::run(args)).unwrap_or(1));
+    }
     // `load` measures the client: a current-thread runtime unless asked otherwise (on two
     // cores a multi-threaded one costs more CPU per request than it gains).
     let mut builder = match &cli.command {
@@ -69,6 +81,8 @@ fn main() -> ExitCode {
             Command::Get(args) => get::run(*args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Load(args) => load::run(*args).await,
+            #[cfg(target_os = "linux")]
+            Command::Lab(_) => unreachable!("the lab ran before the runtime started"),
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -37,7 +37,7 @@ pub struct ServerBuilder {
     tls: bool,
     tls12_only: bool,
     speaks: Speaks,
-    ipv6: bool,
+    ip: IpAddr,
     certs: Option<TestCerts>,
     h2: H2Options,
     h1: H1Options,
@@ -52,7 +52,7 @@ impl ServerBuilder {
             tls: true,
             tls12_only: false,
             speaks: Speaks::Both,
-            ipv6: false,
+            ip: Ipv4Addr::LOCALHOST.into(),
             certs: None,
             h2: H2Options {
                 max_concurrent_streams: None,
@@ -95,7 +95,14 @@ impl ServerBuilder {
 
     /// Listen on `::1` instead of `127.0.0.1`.
     pub fn ipv6(mut self) -> Self {
-        self.ipv6 = true;
+        self.ip = Ipv6Addr::LOCALHOST.into();
+        self
+    }
+
+    /// Listen on this address (a test host's address in a network namespace, say) instead
+    /// of `127.0.0.1`.
+    pub fn bind_ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
         self
     }
 
@@ -234,11 +241,7 @@ impl ServerBuilder {
 
     /// Binds a fresh port and starts serving.
     pub async fn start(mut self) -> io::Result<TestServer> {
-        let ip: IpAddr = if self.ipv6 {
-            Ipv6Addr::LOCALHOST.into()
-        } else {
-            Ipv4Addr::LOCALHOST.into()
-        };
+        let ip = self.ip;
         let (listener, quic) = bind(ip, self.h3.as_ref(), self.certs.as_ref()).await?;
         let addr = listener.local_addr()?;
         if self.alt_svc {
