@@ -1,5 +1,6 @@
-//! `plexus`: fetch URLs over one multiplexing client (`plexus get`), or watch connection
-//! reuse and multiplexing pay off on local servers (`plexus demo`).
+//! `plexus`: fetch URLs over one multiplexing client (`plexus get`), load-test a server
+//! (`plexus load`), or watch connection reuse and multiplexing pay off on local servers
+//! (`plexus demo`) and across a real delayed path between network namespaces (`plexus lab`).
 #![forbid(unsafe_code)]
 
 use std::error::Error as _;
