@@ -75,7 +75,9 @@ fn the_lab_counts_round_trips_and_connections_across_a_real_delayed_path() {
             "{name}\n{stdout}"
         );
     }
-    assert_eq!(report["h2_not_slower_than_h1"], true, "{stdout}");
+    // Whether h2 is slower than HTTP/1.1 is a comparison of milliseconds: `--check`
+    // judges it on a quiet machine; here it is only reported.
+    assert!(report["h2_not_slower_than_h1"].is_boolean(), "{stdout}");
 
     let svg = std::fs::read_to_string(&chart).expect("the chart");
     assert!(svg.starts_with("<svg"), "an SVG chart");

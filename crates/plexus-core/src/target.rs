@@ -76,11 +76,20 @@ pub fn to_multiplexed(
     let uri = std::mem::take(&mut parts.uri);
     parts.uri = absolute_uri(origin, uri)?;
     parts.version = version;
+    // Most requests carry none of these: one pass over the names (no hashing, no
+    // parsing) tells, before seven lookups by name would.
+    let te = HeaderName::from_static("te");
+    let any = parts
+        .headers
+        .keys()
+        .any(|name| name == HOST || name == te || CONNECTION_SPECIFIC.contains(&name.as_str()));
+    if !any {
+        return Ok(());
+    }
     for name in CONNECTION_SPECIFIC {
         parts.headers.remove(name);
     }
     parts.headers.remove(HOST);
-    let te = HeaderName::from_static("te");
     if parts
         .headers
         .get(&te)

@@ -294,13 +294,18 @@ impl<T: Clone> Core<T> {
         }
     }
 
-    /// When the connection would idle out, if it is idle now.
-    pub(crate) fn idle_deadline(&self, slot: SlotId) -> Option<Instant> {
+    /// When the connection's watcher should next look at its idleness: when it would idle
+    /// out, if it is idle now; a whole idle limit from now while it is busy (it may go idle
+    /// meanwhile without anyone waking the watcher, which then looks again at the latest
+    /// by `idle_since + limit`); never without a limit.
+    pub(crate) fn idle_check_at(&self, slot: SlotId, now: Instant) -> Option<Instant> {
         let s = &self.slots[self.index(slot)?];
-        if s.leased > 0 {
-            return None;
-        }
-        self.idle_limit(s).map(|limit| s.idle_since + limit)
+        let limit = self.idle_limit(s)?;
+        Some(if s.leased > 0 {
+            now + limit
+        } else {
+            s.idle_since + limit
+        })
     }
 
     /// True while the slot is pooled.
@@ -621,13 +626,32 @@ mod tests {
             Some(Duration::from_millis(750)),
             t0,
         );
-        assert_eq!(core.idle_deadline(1), Some(t0 + Duration::from_millis(750)));
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(
+            core.idle_check_at(1, later),
+            Some(t0 + Duration::from_millis(750)),
+            "idle: look when it would idle out"
+        );
         assert_eq!(core.expire_idle(1, t0 + Duration::from_millis(700)), None);
         // A request arriving after the hint does not get the stale connection.
         let (a, out) = core.acquire(t0 + Duration::from_millis(800), false);
         assert!(matches!(a, Acquired::Queued(_)));
         assert_eq!(out.retire, vec![1]);
         assert_eq!(out.connects, 1);
+    }
+
+    #[test]
+    fn a_busy_connection_is_looked_at_again_a_whole_idle_limit_later() {
+        let t0 = Instant::now();
+        let mut core = Core::<u32>::new(cfg(1));
+        core.acquire(t0, false);
+        core.connected(1, 1, Protocol::Http1, cap(1, true), t0);
+        let t1 = t0 + Duration::from_millis(10);
+        assert_eq!(
+            core.idle_check_at(1, t1),
+            Some(t1 + Duration::from_secs(90)),
+            "busy: the watcher looks again a whole limit later"
+        );
     }
 
     #[test]

@@ -158,8 +158,8 @@ impl<C: Connection> Drop for Lease<C> {
         if todo.has_work() {
             self.shared.run(todo);
         }
-        // The connection may have gone idle: let its watcher arm the idle timer.
-        self.entry.wake_watcher.notify_one();
+        // The watcher need not hear of it: its idle timer looks again when it fires (a
+        // wake-up per request would cost a task poll and a timer each time).
     }
 }
 
@@ -580,7 +580,7 @@ async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: Slot
                 now(),
             );
             let pooled = st.core.contains(slot);
-            (st.core.idle_deadline(slot), pooled, st.take(out))
+            (st.core.idle_check_at(slot, now()), pooled, st.take(out))
         };
         shared.run(todo);
         drop(shared);

@@ -49,7 +49,9 @@ struct Inner {
     max_response_body_size: Option<u64>,
     status_retry: Option<(StatusRetry, RetryBudget)>,
     default_headers: HeaderMap,
-    pools: Mutex<HashMap<(Origin, HttpVersionPolicy, Http3Mode), Pool<AnyConnection>>>,
+    /// Per origin (looked up without cloning it), a pool per version and HTTP/3 policy —
+    /// one, nearly always.
+    pools: Mutex<HashMap<Origin, Vec<PoolEntry>>>,
 }
 
 impl fmt::Debug for Client {
@@ -340,7 +342,7 @@ impl Client {
             .inner
             .pools
             .lock()
-            .map(|p| p.values().cloned().collect())
+            .map(|p| p.values().flatten().map(|e| e.pool.clone()).collect())
             .unwrap_or_default();
         pools.iter().map(Pool::snapshot).collect()
     }
@@ -348,17 +350,34 @@ impl Client {
     fn pool(&self, origin: &Origin, http3: Http3Mode) -> Pool<AnyConnection> {
         let policy = self.inner.version_policy;
         let mut pools = self.inner.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools
-            .entry((origin.clone(), policy, http3))
-            .or_insert_with(|| {
-                let connectors = Arc::clone(&self.inner.connectors);
-                let connect: Arc<dyn Connect<AnyConnection>> = Arc::new(move |origin: &Origin| {
-                    let connectors = Arc::clone(&connectors);
-                    let origin = origin.clone();
-                    async move { connectors.connect(&origin, policy, http3).await }.boxed()
-                });
-                Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
-            })
-            .clone()
+        let found = pools
+            .get(origin)
+            .and_then(|v| v.iter().find(|e| e.policy == policy && e.http3 == http3));
+        if let Some(entry) = found {
+            return entry.pool.clone();
+        }
+        let pool = {
+            let connectors = Arc::clone(&self.inner.connectors);
+            let connect: Arc<dyn Connect<AnyConnection>> = Arc::new(move |origin: &Origin| {
+                let connectors = Arc::clone(&connectors);
+                let origin = origin.clone();
+                async move { connectors.connect(&origin, policy, http3).await }.boxed()
+            });
+            Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
+        };
+        pools.entry(origin.clone()).or_default().push(PoolEntry {
+            policy,
+            http3,
+            pool: pool.clone(),
+        });
+        pool
     }
+}
+
+/// One origin's pool for a version policy and an HTTP/3 mode.
+#[derive(Debug)]
+struct PoolEntry {
+    policy: HttpVersionPolicy,
+    http3: Http3Mode,
+    pool: Pool<AnyConnection>,
 }

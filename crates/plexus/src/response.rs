@@ -181,11 +181,13 @@ pub struct ResponseBody {
 }
 
 /// The read timeout. Data only notes when it arrived; the timer is re-armed from that
-/// when it fires, rather than reset on every frame of a fast transfer.
+/// when it fires, rather than reset on every frame of a fast transfer. The timer is made
+/// the first time the body has to wait: a small response whose body came with its head
+/// never touches the timer wheel.
 struct StallWatch {
     after: Duration,
     last_data: Instant,
-    timer: Pin<Box<Sleep>>,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl StallWatch {
@@ -193,18 +195,22 @@ impl StallWatch {
         StallWatch {
             after,
             last_data: Instant::now(),
-            timer: Box::pin(tokio::time::sleep(after)),
+            timer: None,
         }
     }
 
     /// Ready when no data has arrived for the read timeout.
     fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
-        while self.timer.as_mut().poll(cx).is_ready() {
+        let due = self.last_data + self.after;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        while timer.as_mut().poll(cx).is_ready() {
             let due = self.last_data + self.after;
             if due <= Instant::now() {
                 return Poll::Ready(self.after);
             }
-            self.timer.as_mut().reset(due);
+            timer.as_mut().reset(due);
         }
         Poll::Pending
     }
