@@ -57,7 +57,9 @@ impl Tally {
     pub(crate) fn new(histograms: Arc<Mutex<Histograms>>) -> Tally {
         Tally {
             histograms,
-            pending: Vec::with_capacity(BATCH),
+            // Grown as samples come (to BATCH at most): with ten thousand loops of a few
+            // requests each, a full batch each would cost more than the requests.
+            pending: Vec::new(),
             statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
             bytes: 0,
