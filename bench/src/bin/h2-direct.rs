@@ -7,73 +7,22 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use plexus_bench::{Budget, LoadArgs, Tally};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-struct Args {
-    n: u64,
-    m: u64,
-    ca: String,
-    url: http::Uri,
-}
-
-fn args() -> Result<Args, String> {
-    let mut n = 1000;
-    let mut m = 1;
-    let mut ca = None;
-    let mut url = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "-n" => n = value()?.parse().map_err(|e| format!("-n: {e}"))?,
-            "-m" => m = value()?.parse().map_err(|e| format!("-m: {e}"))?,
-            "--cacert" => ca = Some(value()?),
-            u => url = Some(u.parse().map_err(|e| format!("{u}: {e}"))?),
-        }
-    }
-    Ok(Args {
-        n,
-        m,
-        ca: ca.ok_or("--cacert is required")?,
-        url: url.ok_or("a URL is required")?,
-    })
-}
-
 fn main() {
-    let args = match args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("h2-direct: {e}");
-            std::process::exit(2);
-        }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    match rt.block_on(run(args)) {
-        Ok(json) => println!("{json}"),
-        Err(e) => {
-            eprintln!("h2-direct: {e}");
-            std::process::exit(1);
-        }
-    }
+    let args = LoadArgs::parse("h2-direct");
+    plexus_bench::run_main("h2-direct", run(args));
 }
 
-async fn run(args: Args) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let host = args.url.host().ok_or("no host")?.to_string();
-    let port = args.url.port_u16().unwrap_or(443);
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&args.ca)? {
-        roots.add(cert?)?;
-    }
+async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let (host, port) = args.host_port();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
+        .with_root_certificates(plexus_bench::roots(&args.ca)?)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h2".to_vec()];
     let started = Instant::now();
@@ -91,14 +40,13 @@ async fn run(args: Args) -> Result<serde_json::Value, Box<dyn std::error::Error>
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let budget = Budget::new(args.n);
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..args.m {
-        let (mut sender, issued, uri) = (sender.clone(), Arc::clone(&issued), args.url.clone());
-        let n = args.n;
+        let (mut sender, budget, uri) = (sender.clone(), budget.clone(), args.url.clone());
         loops.spawn(async move {
-            let (mut ok, mut bytes) = (0u64, 0u64);
-            while issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+            let mut tally = Tally::default();
+            while budget.take() {
                 sender = sender.ready().await?;
                 let request = http::Request::get(uri.clone()).body(())?;
                 let (response, _) = sender.send_request(request, true)?;
@@ -107,26 +55,21 @@ async fn run(args: Args) -> Result<serde_json::Value, Box<dyn std::error::Error>
                 let mut body = response.into_body();
                 while let Some(chunk) = body.data().await {
                     let chunk = chunk?;
-                    bytes += chunk.len() as u64;
+                    tally.bytes += chunk.len() as u64;
                     let _ = body.flow_control().release_capacity(chunk.len());
                 }
-                ok += u64::from(ok_status);
+                tally.ok += u64::from(ok_status);
             }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((ok, bytes))
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(tally)
         });
     }
-    let (mut ok, mut bytes) = (0, 0);
+    let mut tally = Tally::default();
     while let Some(done) = loops.join_next().await {
-        let (o, b) = done?.map_err(|e| e.to_string())?;
-        ok += o;
-        bytes += b;
+        tally.add(done?.map_err(|e| e.to_string())?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(serde_json::json!({
-        "requests": args.n,
-        "ok": ok,
-        "bytes": bytes,
-        "elapsed_s": elapsed,
-        "rps": args.n as f64 / elapsed,
-    }))
+    Ok(plexus_bench::report(
+        args.n,
+        tally,
+        started.elapsed().as_secs_f64(),
+    ))
 }
