@@ -120,6 +120,27 @@ impl Tally {
     }
 }
 
+/// What a request loop fails with.
+pub type LoopError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `count` request loops made by `make` as tasks on the current runtime; sums their
+/// tallies.
+pub async fn run_loops<F, Fut>(count: u64, mut make: F) -> Result<Tally, Box<dyn std::error::Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Tally, LoopError>> + Send + 'static,
+{
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        loops.spawn(make());
+    }
+    let mut tally = Tally::default();
+    while let Some(done) = loops.join_next().await {
+        tally.add(done?.map_err(|e| e.to_string())?);
+    }
+    Ok(tally)
+}
+
 /// The JSON object every bench client prints.
 pub fn report(n: u64, tally: Tally, elapsed_s: f64) -> serde_json::Value {
     serde_json::json!({

@@ -376,13 +376,17 @@ fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
                 .map_or("–".to_string(), |c| c.to_string());
             let m = median(&rps);
             println!(
-                "| {} | {} | {:.0} ({:.0}–{:.0}) | {:.0} | {:.2}x | {:.1} µs | {} KiB | {} | {:.1} µs |",
+                "| {} | {} | {:.0} ({:.0}–{:.0}) | {} | {:.2}x | {:.1} µs | {} KiB | {} | {:.1} µs |",
                 row.name,
                 c.name(),
                 m,
                 rps.iter().copied().fold(f64::INFINITY, f64::min),
                 rps.iter().copied().fold(0.0, f64::max),
-                m * row.body.bytes() / 1e6,
+                if row.body == Body::Small {
+                    "–".to_string()
+                } else {
+                    format!("{:.0}", m * row.body.bytes() / 1e6)
+                },
                 m / reference,
                 median(&cpu),
                 rss,

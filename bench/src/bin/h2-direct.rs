@@ -41,10 +41,9 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
         let _ = connection.await;
     });
     let budget = Budget::new(args.n);
-    let mut loops = tokio::task::JoinSet::new();
-    for _ in 0..args.m {
+    let tally = plexus_bench::run_loops(args.m, || {
         let (mut sender, budget, uri) = (sender.clone(), budget.clone(), args.url.clone());
-        loops.spawn(async move {
+        async move {
             let mut tally = Tally::default();
             while budget.take() {
                 sender = sender.ready().await?;
@@ -60,13 +59,10 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
                 }
                 tally.ok += u64::from(ok_status);
             }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(tally)
-        });
-    }
-    let mut tally = Tally::default();
-    while let Some(done) = loops.join_next().await {
-        tally.add(done?.map_err(|e| e.to_string())?);
-    }
+            Ok(tally)
+        }
+    })
+    .await?;
     Ok(plexus_bench::report(
         args.n,
         tally,

@@ -50,10 +50,9 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
         let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
     });
     let budget = Budget::new(args.n);
-    let mut loops = tokio::task::JoinSet::new();
-    for _ in 0..args.m {
+    let tally = plexus_bench::run_loops(args.m, || {
         let (mut sender, budget, uri) = (sender.clone(), budget.clone(), args.url.clone());
-        loops.spawn(async move {
+        async move {
             let mut tally = Tally::default();
             while budget.take() {
                 let request = http::Request::get(uri.clone()).body(())?;
@@ -65,13 +64,10 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
                 }
                 tally.ok += u64::from(response.status().is_success());
             }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(tally)
-        });
-    }
-    let mut tally = Tally::default();
-    while let Some(done) = loops.join_next().await {
-        tally.add(done?.map_err(|e| e.to_string())?);
-    }
+            Ok(tally)
+        }
+    })
+    .await?;
     let elapsed = started.elapsed().as_secs_f64();
     endpoint.close(0u32.into(), b"done");
     Ok(plexus_bench::report(args.n, tally, elapsed))

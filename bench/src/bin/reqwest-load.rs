@@ -39,28 +39,26 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
     let url = args.url.to_string();
     let budget = Budget::new(args.n);
     let started = Instant::now();
-    let mut loops = tokio::task::JoinSet::new();
-    for client in &clients {
-        for _ in 0..args.m {
-            let (client, budget, url) = (client.clone(), budget.clone(), url.clone());
-            loops.spawn(async move {
-                let mut tally = Tally::default();
-                while budget.take() {
-                    let mut response = client.get(&url).version(version).send().await?;
-                    let ok = response.status().is_success() && response.version() == version;
-                    while let Some(chunk) = response.chunk().await? {
-                        tally.bytes += chunk.len() as u64;
-                    }
-                    tally.ok += u64::from(ok);
+    // Loop i runs on client i mod c: -m loops on each.
+    let mut next = 0;
+    let tally = plexus_bench::run_loops(args.c * args.m, || {
+        let client = clients[next % clients.len()].clone();
+        next += 1;
+        let (budget, url) = (budget.clone(), url.clone());
+        async move {
+            let mut tally = Tally::default();
+            while budget.take() {
+                let mut response = client.get(&url).version(version).send().await?;
+                let ok = response.status().is_success() && response.version() == version;
+                while let Some(chunk) = response.chunk().await? {
+                    tally.bytes += chunk.len() as u64;
                 }
-                Ok::<_, reqwest::Error>(tally)
-            });
+                tally.ok += u64::from(ok);
+            }
+            Ok(tally)
         }
-    }
-    let mut tally = Tally::default();
-    while let Some(done) = loops.join_next().await {
-        tally.add(done??);
-    }
+    })
+    .await?;
     Ok(plexus_bench::report(
         args.n,
         tally,
