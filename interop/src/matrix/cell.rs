@@ -49,8 +49,28 @@ pub struct Fixture {
 /// more, in a fresh server, and passes only if that run does; the verdict names the
 /// first failure. (At the runner's 30 % loss an occasional handshake does time out,
 /// against every server.)
+///
+/// A server may also reject 0-RTT early data it has been offered, by its own rules (ngtcp2's
+/// GnuTLS build does so now and then, about one time in seven here, on a resumed
+/// handshake). plexus then sends the requests again on a new connection, and the case
+/// cannot show 0-RTT: such a run is repeated, up to twice, and the verdict says so.
 pub(super) async fn run(fixture: &Fixture, case: &str, peer_name: &str, plan: &Plan) -> Verdict {
-    let first = run_once(fixture, case, peer_name, plan).await;
+    let mut first = run_once(fixture, case, peer_name, plan).await;
+    let mut rejections = Vec::new();
+    while let Verdict::Failed(why) = &first {
+        if !why.starts_with(SERVER_REJECTED_0RTT) || rejections.len() == 2 {
+            break;
+        }
+        rejections.push(why.clone());
+        first = run_once(fixture, case, peer_name, plan).await;
+    }
+    if let (Verdict::Passed(seen), false) = (&first, rejections.is_empty()) {
+        return Verdict::Passed(format!(
+            "{seen} (on run {}; before: {})",
+            rejections.len() + 1,
+            rejections.join("; ")
+        ));
+    }
     match first {
         Verdict::Failed(why) if plan.relay.is_some() => {
             match run_once(fixture, case, peer_name, plan).await {
@@ -441,9 +461,24 @@ fn check_files(fixture: &Fixture, plan: &Plan, downloads: &Path) -> Result<(), S
     files::check_downloads(downloads, &plan.paths, &fixture.manifest)
 }
 
+/// How a failure starts when the server resumed the session and the client offered early
+/// data (its key log has the 0-RTT secret), but the server took none of it.
+const SERVER_REJECTED_0RTT: &str = "the server rejected the 0-RTT early data";
+
 /// Checks the logs; on success, a short account of what they show.
 fn check_logs(plan: &Plan, log: &PeerLog, keys: &KeyLog, tls: bool) -> Result<String, String> {
     let expect: &Expect = &plan.expect;
+    if expect.early_data > 0
+        && log.early_data_accepted == Some(0)
+        && log.resumed.unwrap_or(0) > 0
+        && keys.early_data > 0
+    {
+        return Err(format!(
+            "{SERVER_REJECTED_0RTT} on a resumed handshake (its choice); the server saw {} \
+             connection(s)",
+            log.handshakes.map_or(log.connections, |h| h as usize)
+        ));
+    }
     let connections = log.handshakes.map_or(log.connections, |h| h as usize);
     if connections != expect.connections {
         return Err(format!(
