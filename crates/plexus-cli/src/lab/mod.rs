@@ -203,6 +203,9 @@ fn h1_pool_rtts(setup: f64, m: usize) -> f64 {
 /// A scenario's result.
 #[derive(Debug, Clone, serde::Serialize)]
 struct Measured {
+    /// The scenario it measured (for finding rows; not written out).
+    #[serde(skip)]
+    plan: Plan,
     scenario: &'static str,
     protocol: &'static str,
     tls: &'static str,
@@ -279,11 +282,7 @@ fn run_inner(args: &LabArgs) -> Result<bool, String> {
     let h2_not_slower_than_h1 = {
         let warm = |kind: Kind| {
             rows.iter()
-                .find(|r| {
-                    r.mode == "sequential"
-                        && r.protocol == kind.label()
-                        && r.scenario.contains("sequential")
-                })
+                .find(|r| r.plan.kind == kind && r.plan.mode == Mode::Sequential(Reuse::KeepAlive))
                 .map(|r| r.median_ms)
         };
         match (warm(Kind::Http2), warm(Kind::Http1)) {
@@ -380,6 +379,7 @@ fn measured(plan: &Plan, samples: &Samples, m: usize, rtt_ms: f64) -> Measured {
     let meets_bar = matches!(plan.mode, Mode::Sequential(_))
         .then(|| (measured_ms - expected_ms).abs() <= 1.0 + 0.05 * expected_ms);
     Measured {
+        plan: *plan,
         scenario: plan.name,
         protocol: plan.kind.label(),
         tls: plan.tls_label(),
