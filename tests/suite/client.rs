@@ -302,3 +302,49 @@ async fn tls12_and_tls13_and_session_resumption() {
     );
     assert_eq!(server.stats().tls_handshakes, 2);
 }
+
+/// One origin spelled three ways (host case, the default port written out) is one pool
+/// and one connection; `http` and `https` to the same host and port are two origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spellings_of_one_origin_share_its_connection() {
+    init_tracing();
+    let server = TestServer::builder().start().await.expect("server starts");
+    let port = server.addr().port();
+    let client = client();
+    for url in [
+        format!("https://localhost:{port}/"),
+        format!("https://LOCALHOST:{port}/"),
+        format!("https://LocalHost:{port}/bytes/5"),
+        format!("https://localhost:{port}/"),
+    ] {
+        let response = client.get(&url).send().await.expect("response");
+        assert_eq!(response.status(), 200, "{url}");
+        response.bytes().await.expect("body");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.tcp_connections, 1, "{stats:?}");
+    assert_eq!(stats.requests, 4);
+    let snapshot = client.snapshot();
+    assert_eq!(snapshot.len(), 1, "{snapshot:?}");
+    assert_eq!(snapshot[0].connections_opened, 1);
+
+    // The same host and port over cleartext is another origin (and fails against a TLS
+    // port), without disturbing the first.
+    let cleartext = client.get(format!("http://localhost:{port}/")).send().await;
+    assert!(cleartext.is_err(), "cleartext to a TLS port");
+    assert_eq!(client.snapshot().len(), 2);
+    let again = client
+        .get(format!("https://LOCALHOST:{port}/"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(again.status(), 200);
+    let https: Vec<_> = client
+        .snapshot()
+        .into_iter()
+        .filter(|s| s.origin.scheme().as_str() == "https")
+        .collect();
+    assert_eq!(https.len(), 1);
+    assert_eq!(https[0].connections_opened, 1, "{https:?}");
+    assert_eq!(server.stats().requests, 5);
+}

@@ -459,7 +459,7 @@ impl QuicConnection {
                 .and_then(|v| v.parse().ok());
             Ok(Response::from_parts(
                 head,
-                QuicBody {
+                QuicBody(Box::new(BodyState {
                     recv,
                     in_flight: Some(in_flight),
                     link,
@@ -467,7 +467,7 @@ impl QuicConnection {
                     data_done: false,
                     remaining,
                     reading: false,
-                },
+                })),
             ))
         }
     }
@@ -591,8 +591,12 @@ fn stream_failed(
         .with_protocol(Protocol::Http3)
 }
 
-/// The body of an HTTP/3 response.
-pub struct QuicBody {
+/// The body of an HTTP/3 response. Its state is boxed: responses move through several
+/// layers, and a small body keeps every move cheap for TCP responses too (they share an
+/// enum with this one).
+pub struct QuicBody(Box<BodyState>);
+
+struct BodyState {
     recv: H3RecvStream,
     in_flight: Option<InFlight>,
     link: Link,
@@ -608,12 +612,12 @@ pub struct QuicBody {
 impl std::fmt::Debug for QuicBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QuicBody")
-            .field("data_done", &self.data_done)
+            .field("data_done", &self.0.data_done)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for QuicBody {
+impl Drop for BodyState {
     fn drop(&mut self) {
         if let Some(upload) = self.upload.take() {
             upload.abort();
@@ -626,7 +630,7 @@ impl Drop for QuicBody {
     }
 }
 
-impl QuicBody {
+impl BodyState {
     fn fail(&mut self, e: StreamError) -> Error {
         let error = match self.in_flight.take() {
             // The response has begun: the server took the request, whatever its GOAWAY says.
@@ -645,7 +649,7 @@ impl http_body::Body for QuicBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let this = &mut *self;
+        let this = &mut *self.0;
         if !this.data_done {
             let polled = this.recv.poll_recv_data(cx);
             this.reading = polled.is_pending();
@@ -679,11 +683,12 @@ impl http_body::Body for QuicBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data_done && self.in_flight.is_none()
+        self.0.data_done && self.0.in_flight.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.remaining
+        self.0
+            .remaining
             .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }

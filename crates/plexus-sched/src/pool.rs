@@ -89,18 +89,35 @@ struct State<C: Connection> {
     in_flight: usize,
 }
 
-/// A pooled connection and the signal that wakes its watcher.
-struct Entry<C> {
+/// A pooled connection and the signal that wakes its watcher, shared: every lease holds
+/// one, and a count is cheaper to copy than a connection handle.
+struct Entry<C>(Arc<EntryParts<C>>);
+
+struct EntryParts<C> {
     conn: C,
-    wake_watcher: Arc<Notify>,
+    wake_watcher: Notify,
 }
 
-impl<C: Clone> Clone for Entry<C> {
+impl<C> Entry<C> {
+    fn new(conn: C) -> Entry<C> {
+        Entry(Arc::new(EntryParts {
+            conn,
+            wake_watcher: Notify::new(),
+        }))
+    }
+}
+
+impl<C> std::ops::Deref for Entry<C> {
+    type Target = EntryParts<C>;
+
+    fn deref(&self) -> &EntryParts<C> {
+        &self.0
+    }
+}
+
+impl<C> Clone for Entry<C> {
     fn clone(&self) -> Self {
-        Entry {
-            conn: self.conn.clone(),
-            wake_watcher: Arc::clone(&self.wake_watcher),
-        }
+        Entry(Arc::clone(&self.0))
     }
 }
 
@@ -512,10 +529,7 @@ impl<C: Connection> Shared<C> {
                 match result {
                     Ok(conn) => {
                         let slot = conn.info().id.get();
-                        let entry = Entry {
-                            conn: conn.clone(),
-                            wake_watcher: Arc::new(Notify::new()),
-                        };
+                        let entry = Entry::new(conn.clone());
                         let todo = {
                             let mut st = shared.lock();
                             let out = st.core.connected(

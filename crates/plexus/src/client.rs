@@ -49,9 +49,17 @@ struct Inner {
     max_response_body_size: Option<u64>,
     status_retry: Option<(StatusRetry, RetryBudget)>,
     default_headers: HeaderMap,
-    /// Per origin (looked up without cloning it), a pool per version and HTTP/3 policy —
-    /// one, nearly always.
-    pools: Mutex<HashMap<Origin, Vec<PoolEntry>>>,
+    pools: Mutex<Pools>,
+}
+
+/// The pools, per origin: a pool per version and HTTP/3 policy — one, nearly always.
+#[derive(Default)]
+struct Pools {
+    by_origin: HashMap<Origin, Vec<PoolEntry>>,
+    /// The same pools, found by the URI's authority exactly as written, per scheme (http,
+    /// https): most requests find their pool here without building (and allocating) an
+    /// [`Origin`]. Spellings of one origin are few: the map grows with the origins.
+    by_authority: [HashMap<Box<str>, Vec<PoolEntry>>; 2],
 }
 
 impl fmt::Debug for Client {
@@ -124,7 +132,7 @@ impl Client {
                     (p, budget)
                 }),
                 default_headers: b.default_headers,
-                pools: Mutex::new(HashMap::new()),
+                pools: Mutex::new(Pools::default()),
             }),
         })
     }
@@ -239,17 +247,23 @@ impl Client {
         deadline: Option<tokio::time::Instant>,
         limit: Option<Duration>,
     ) -> Result<Response, Error> {
-        let origin = Origin::from_uri(request.uri())?;
-        for (name, value) in &self.inner.default_headers {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
         let http3 = request
             .extensions_mut()
             .remove::<Http3Mode>()
             .unwrap_or(self.inner.connectors.http3);
-        let pool = self.pool(&origin, http3);
+        let pool = self.pool(request.uri(), http3)?;
+        let origin = pool.origin();
+        if request.headers().is_empty() {
+            request
+                .headers_mut()
+                .clone_from(&self.inner.default_headers);
+        } else {
+            for (name, value) in &self.inner.default_headers {
+                if !request.headers().contains_key(name) {
+                    request.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+        }
         let head_request = request.method() == Method::HEAD;
         let span = tracing::debug_span!(
             "request",
@@ -257,7 +271,10 @@ impl Client {
             uri = %request.uri(),
             stream_id = tracing::field::Empty,
         );
-        let sent = pool.send(request, started).instrument(span.clone());
+        // Pinned where it stands: wrapping the (large) future itself would copy it.
+        let sent = pool.send(request, started);
+        tokio::pin!(sent);
+        let sent = sent.instrument(span.clone());
         let response = match deadline {
             Some(at) => match tokio::time::timeout_at(at, sent).await {
                 Ok(r) => r,
@@ -266,7 +283,7 @@ impl Client {
                         "no response within {:?}",
                         limit.unwrap_or_default()
                     ))
-                    .with_origin(&origin)),
+                    .with_origin(origin)),
             },
             None => sent.await,
         }?;
@@ -281,7 +298,7 @@ impl Client {
                 span.record("stream_id", id);
             }
             self.learn_alt_svc(
-                &origin,
+                origin,
                 &pool,
                 http3,
                 record.connection.protocol,
@@ -298,7 +315,7 @@ impl Client {
                     .with_message(format!(
                         "the response's Content-Length is over the {max}-byte limit"
                     ))
-                    .with_origin(&origin));
+                    .with_origin(origin));
             }
         }
         let limits = BodyLimits {
@@ -342,20 +359,63 @@ impl Client {
             .inner
             .pools
             .lock()
-            .map(|p| p.values().flatten().map(|e| e.pool.clone()).collect())
+            .map(|p| {
+                p.by_origin
+                    .values()
+                    .flatten()
+                    .map(|e| e.pool.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         pools.iter().map(Pool::snapshot).collect()
     }
 
-    fn pool(&self, origin: &Origin, http3: Http3Mode) -> Pool<AnyConnection> {
+    /// The pool for `uri`'s origin, created on first use; an error when `uri` has no
+    /// valid origin.
+    fn pool(&self, uri: &http::Uri, http3: Http3Mode) -> Result<Pool<AnyConnection>, Error> {
         let policy = self.inner.version_policy;
+        let matching = |v: &Vec<PoolEntry>| {
+            v.iter()
+                .find(|e| e.policy == policy && e.http3 == http3)
+                .map(|e| e.pool.clone())
+        };
+        let scheme = match uri.scheme_str() {
+            Some("https") => Some(1),
+            Some("http") => Some(0),
+            _ => None,
+        };
+        let spelled = scheme.zip(uri.authority().map(|a| a.as_str()));
         let mut pools = self.inner.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let found = pools
-            .get(origin)
-            .and_then(|v| v.iter().find(|e| e.policy == policy && e.http3 == http3));
-        if let Some(entry) = found {
-            return entry.pool.clone();
+        if let Some((scheme, authority)) = spelled {
+            if let Some(pool) = pools.by_authority[scheme].get(authority).and_then(matching) {
+                return Ok(pool);
+            }
         }
+        let origin = Origin::from_uri(uri)?;
+        let pool = match pools.by_origin.get(&origin).and_then(matching) {
+            Some(pool) => pool,
+            None => self.new_pool(&mut pools, &origin, http3),
+        };
+        if let Some((scheme, authority)) = spelled {
+            pools.by_authority[scheme]
+                .entry(authority.into())
+                .or_default()
+                .push(PoolEntry {
+                    policy,
+                    http3,
+                    pool: pool.clone(),
+                });
+        }
+        Ok(pool)
+    }
+
+    fn new_pool(
+        &self,
+        pools: &mut Pools,
+        origin: &Origin,
+        http3: Http3Mode,
+    ) -> Pool<AnyConnection> {
+        let policy = self.inner.version_policy;
         let pool = {
             let connectors = Arc::clone(&self.inner.connectors);
             let connect: Arc<dyn Connect<AnyConnection>> = Arc::new(move |origin: &Origin| {
@@ -365,11 +425,15 @@ impl Client {
             });
             Pool::new(origin.clone(), self.inner.pool_config.clone(), connect)
         };
-        pools.entry(origin.clone()).or_default().push(PoolEntry {
-            policy,
-            http3,
-            pool: pool.clone(),
-        });
+        pools
+            .by_origin
+            .entry(origin.clone())
+            .or_default()
+            .push(PoolEntry {
+                policy,
+                http3,
+                pool: pool.clone(),
+            });
         pool
     }
 }

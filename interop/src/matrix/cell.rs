@@ -147,6 +147,7 @@ async fn exercise(fixture: &Fixture, case: &str, peer: &Peer, plan: &Plan) -> io
     link_files(&fixture.files, &peer.www())?;
     let work = tempfile::Builder::new()
         .prefix("plexus-interop-")
+        .disable_cleanup(std::env::var_os("PLEXUS_INTEROP_KEEP").is_some())
         .tempdir()?;
     let downloads = work.path().join("downloads");
     let keys = work.path().join("keys.log");
