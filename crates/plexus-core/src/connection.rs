@@ -88,10 +88,19 @@ impl fmt::Display for ConnectionId {
     }
 }
 
-/// The h2 / h3 stream that carried a response; transports put it in the response's
-/// extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StreamId(pub u64);
+/// What a response body knows of the stream that carried it. (Kept in the body rather
+/// than in the response's extensions: an extension costs allocations on every request.)
+pub trait StreamFacts {
+    /// The h2 or h3 stream id; `None` over HTTP/1.1.
+    fn stream_id(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether the request went out in 0-RTT early data that the server accepted.
+    fn early_data(&self) -> bool {
+        false
+    }
+}
 
 /// How many requests a connection carries now and how many its peer allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +274,11 @@ impl From<SendError> for Error {
 /// be reused mid-message).
 pub trait Connection: Clone + Send + Sync + 'static {
     /// The streaming response body.
-    type ResponseBody: http_body::Body<Data = Bytes, Error = Error> + Send + Unpin + 'static;
+    type ResponseBody: http_body::Body<Data = Bytes, Error = Error>
+        + StreamFacts
+        + Send
+        + Unpin
+        + 'static;
 
     /// Facts fixed at set-up: id, origin, protocol, addresses, TLS, timings.
     fn info(&self) -> &Arc<ConnectionInfo>;

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::Error;
+use crate::{Error, StreamFacts};
 
 /// The response body of whichever of two protocols carried the request.
 #[derive(Debug)]
@@ -46,6 +46,22 @@ where
         match self {
             EitherBody::Left(b) => b.size_hint(),
             EitherBody::Right(b) => b.size_hint(),
+        }
+    }
+}
+
+impl<L: StreamFacts, R: StreamFacts> StreamFacts for EitherBody<L, R> {
+    fn stream_id(&self) -> Option<u64> {
+        match self {
+            EitherBody::Left(b) => b.stream_id(),
+            EitherBody::Right(b) => b.stream_id(),
+        }
+    }
+
+    fn early_data(&self) -> bool {
+        match self {
+            EitherBody::Left(b) => b.early_data(),
+            EitherBody::Right(b) => b.early_data(),
         }
     }
 }

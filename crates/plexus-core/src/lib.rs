@@ -35,10 +35,10 @@ pub mod target;
 pub use body::Body;
 pub use connection::{
     Capacity, ConnectTimings, Connection, ConnectionId, ConnectionInfo, ConnectionState, Protocol,
-    Race, SendError, StreamId, TlsInfo,
+    Race, SendError, StreamFacts, TlsInfo,
 };
 pub use either_body::EitherBody;
 pub use error::{BoxError, Delivery, Error, ErrorKind};
 pub use origin::{Origin, Scheme};
-pub use record::{is_replay_safe, EarlyData, Idempotent, RequestRecord};
+pub use record::{is_replay_safe, Idempotent, RequestRecord};
 pub use shared::{ConnectionShared, InFlight};

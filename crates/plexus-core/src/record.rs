@@ -31,11 +31,6 @@ pub struct RequestRecord {
     pub early_data: bool,
 }
 
-/// Put in a response's extensions by a transport that sent the request in 0-RTT early
-/// data which the server accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EarlyData;
-
 impl RequestRecord {
     /// Time from start until the transport connection was up (curl's `time_connect`);
     /// zero for a reused connection.

@@ -16,7 +16,7 @@ use http::{Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use plexus_core::{
     Body, ConnectTimings, ConnectionId, ConnectionInfo, ConnectionShared, ConnectionState,
-    Delivery, Error, ErrorKind, InFlight, Origin, Protocol, SendError, StreamId, TlsInfo,
+    Delivery, Error, ErrorKind, InFlight, Origin, Protocol, SendError, TlsInfo,
 };
 use tracing::Instrument;
 
@@ -447,11 +447,7 @@ impl QuicConnection {
                     return Err(SendError::new(stream_failed(e, stream_id, &shared, &link)));
                 }
             };
-            let (mut head, ()) = response.into_parts();
-            head.extensions.insert(StreamId(stream_id));
-            if early {
-                head.extensions.insert(plexus_core::EarlyData);
-            }
+            let (head, ()) = response.into_parts();
             let remaining = head
                 .headers
                 .get(http::header::CONTENT_LENGTH)
@@ -460,6 +456,8 @@ impl QuicConnection {
             Ok(Response::from_parts(
                 head,
                 QuicBody(Box::new(BodyState {
+                    stream_id,
+                    early,
                     recv,
                     in_flight: Some(in_flight),
                     link,
@@ -597,6 +595,9 @@ fn stream_failed(
 pub struct QuicBody(Box<BodyState>);
 
 struct BodyState {
+    stream_id: u64,
+    /// The request went in 0-RTT early data.
+    early: bool,
     recv: H3RecvStream,
     in_flight: Option<InFlight>,
     link: Link,
@@ -627,6 +628,16 @@ impl Drop for BodyState {
             // progress, quinn sends STOP_SENDING itself when the stream is dropped.)
             self.recv.stop_sending(Code::H3_REQUEST_CANCELLED);
         }
+    }
+}
+
+impl plexus_core::StreamFacts for QuicBody {
+    fn stream_id(&self) -> Option<u64> {
+        Some(self.0.stream_id)
+    }
+
+    fn early_data(&self) -> bool {
+        self.0.early
     }
 }
 

@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use plexus_core::{
     is_replay_safe, Body, Connection, ConnectionState, Delivery, Error, ErrorKind, Origin,
-    RequestRecord, StreamId,
+    RequestRecord, StreamFacts,
 };
 use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
@@ -247,8 +247,8 @@ impl<C: Connection> Pool<C> {
                         started,
                         dispatched,
                         headers_received: now(),
-                        stream_id: head.extensions.get::<StreamId>().map(|s| s.0),
-                        early_data: head.extensions.get::<plexus_core::EarlyData>().is_some(),
+                        stream_id: body.stream_id(),
+                        early_data: body.early_data(),
                     };
                     head.extensions.insert(record);
                     return Ok(Response::from_parts(head, LeasedBody::new(body, lease)));
@@ -430,6 +430,15 @@ impl<C: Connection> Drop for QueueSpot<C> {
 
 impl<C: Connection> State<C> {
     fn take(&mut self, out: Outcome<Entry<C>>) -> Todo<C> {
+        if out.grants.is_empty() && out.failed.is_empty() {
+            // Nearly every lease and release: nothing for a waiter.
+            return Todo {
+                grants: Vec::new(),
+                failed: Vec::new(),
+                connects: out.connects,
+                retire: out.retire,
+            };
+        }
         let grants = out
             .grants
             .into_iter()

@@ -64,6 +64,8 @@ impl http_body::Body for OneChunk {
     }
 }
 
+impl plexus_core::StreamFacts for OneChunk {}
+
 impl MockConn {
     fn set_state(&self, s: ConnectionState) {
         *self.state.lock().expect("lock") = s;

@@ -17,7 +17,9 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use plexus_core::{Body, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind, SendError};
+use plexus_core::{
+    Body, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind, SendError, StreamFacts,
+};
 use tracing::Instrument;
 
 use crate::classify;
@@ -208,6 +210,9 @@ pub struct H1Body {
     incoming: Incoming,
     in_flight: Option<InFlight>,
 }
+
+/// HTTP/1.1 has no streams.
+impl StreamFacts for H1Body {}
 
 impl Drop for H1Body {
     fn drop(&mut self) {

@@ -28,7 +28,7 @@ use h2::{PingPong, RecvStream, SendStream};
 use http::{Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use plexus_core::{
-    Body, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind, SendError, StreamId,
+    Body, ConnectionInfo, ConnectionState, Delivery, Error, ErrorKind, SendError, StreamFacts,
 };
 use tokio::sync::oneshot;
 use tracing::Instrument;
@@ -310,14 +310,14 @@ impl H2Connection {
                 Ok(r) => r,
                 Err(e) => return Err(SendError::new(classify::h2(e, &shared))),
             };
-            let (mut head, recv) = response.into_parts();
-            head.extensions.insert(StreamId(stream_id));
+            let (head, recv) = response.into_parts();
             let remaining = head
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok());
             let body = H2Body {
+                stream_id,
                 recv,
                 in_flight: Some(in_flight),
                 _upload_cancel: upload_cancel,
@@ -390,12 +390,19 @@ async fn send_all(mut body: Body, stream: &mut SendStream<Bytes>) -> Result<(), 
 /// than growing memory beyond the receive windows.
 #[derive(Debug)]
 pub struct H2Body {
+    stream_id: u64,
     recv: RecvStream,
     in_flight: Option<InFlight>,
     _upload_cancel: Option<oneshot::Sender<()>>,
     data_done: bool,
     /// Bytes still to come, from `Content-Length`.
     remaining: Option<u64>,
+}
+
+impl StreamFacts for H2Body {
+    fn stream_id(&self) -> Option<u64> {
+        Some(self.stream_id)
+    }
 }
 
 impl H2Body {

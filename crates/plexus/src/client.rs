@@ -337,10 +337,14 @@ impl Client {
         protocol: plexus_core::Protocol,
         headers: &HeaderMap,
     ) {
-        if protocol == plexus_core::Protocol::Http3 || !headers.contains_key("alt-svc") {
+        if protocol == plexus_core::Protocol::Http3 || !headers.contains_key(http::header::ALT_SVC)
+        {
             return;
         }
-        let values = headers.get_all("alt-svc").iter().map(|v| v.as_bytes());
+        let values = headers
+            .get_all(http::header::ALT_SVC)
+            .iter()
+            .map(|v| v.as_bytes());
         let Some(alt) = plexus_core::alt_svc::AltSvc::parse(values) else {
             return;
         };
