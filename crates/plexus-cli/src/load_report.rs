@@ -50,6 +50,8 @@ pub(crate) struct Tally {
     retried: u64,
     /// Set-up timings of every connection a response came over.
     connections: HashMap<plexus::ConnectionId, ConnectTimings>,
+    /// The connection of the last response (most come over the same one as the last).
+    last_connection: Option<plexus::ConnectionId>,
     protocols: BTreeSet<String>,
 }
 
@@ -65,6 +67,7 @@ impl Tally {
             bytes: 0,
             retried: 0,
             connections: HashMap::new(),
+            last_connection: None,
             protocols: BTreeSet::new(),
         }
     }
@@ -84,6 +87,10 @@ impl Tally {
             self.retried += 1;
         }
         let info = &record.connection;
+        if self.last_connection == Some(info.id) {
+            return;
+        }
+        self.last_connection = Some(info.id);
         if let std::collections::hash_map::Entry::Vacant(new) = self.connections.entry(info.id) {
             new.insert(info.timings);
             self.protocols.insert(info.protocol.to_string());

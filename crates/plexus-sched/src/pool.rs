@@ -229,11 +229,10 @@ impl<C: Connection> Pool<C> {
         loop {
             number += 1;
             let backup = retry::try_clone_request(&request);
-            let lease = self
+            let (lease, dispatched) = self
                 .acquire(number > 1)
                 .await
                 .map_err(|e| e.with_origin(&self.shared.origin).with_attempts(number))?;
-            let dispatched = now();
             let sent = lease.conn().send_request(request).await;
             match sent {
                 Ok(response) => {
@@ -292,13 +291,14 @@ impl<C: Connection> Pool<C> {
     /// Waits for a stream on a connection that is ready now. The core may still count a
     /// connection as ready that has just begun draining (GOAWAY arrives on the
     /// connection's own task, the core hears of it a moment later): such a grant is
-    /// handed back, the core updated, and the request placed again at once.
-    async fn acquire(&self, retry: bool) -> Result<Lease<C>, Error> {
+    /// handed back, the core updated, and the request placed again at once. Also returns
+    /// when the stream was granted.
+    async fn acquire(&self, retry: bool) -> Result<(Lease<C>, Instant), Error> {
         let mut front = retry;
         loop {
-            let lease = self.acquire_once(front).await?;
+            let (lease, at) = self.acquire_once(front).await?;
             if lease.conn().state() == ConnectionState::Ready {
-                return Ok(lease);
+                return Ok((lease, at));
             }
             self.shared.refresh(&lease);
             front = true;
@@ -306,18 +306,19 @@ impl<C: Connection> Pool<C> {
     }
 
     /// Waits for a free stream. `retry` puts the request at the front of the queue.
-    async fn acquire_once(&self, retry: bool) -> Result<Lease<C>, Error> {
+    async fn acquire_once(&self, retry: bool) -> Result<(Lease<C>, Instant), Error> {
         let shared = &self.shared;
         let (waiter, rx) = {
             let mut st = shared.lock();
-            let (acquired, out) = st.core.acquire(now(), retry);
+            let at = now();
+            let (acquired, out) = st.core.acquire(at, retry);
             let queued = match acquired {
                 Acquired::Now(info) => {
                     st.note_lease();
                     let todo = st.take(out);
                     drop(st);
                     shared.run(todo);
-                    return Ok(shared.lease(info));
+                    return Ok((shared.lease(info), at));
                 }
                 Acquired::Full => {
                     let todo = st.take(out);
@@ -361,9 +362,10 @@ impl<C: Connection> Pool<C> {
             None => rx.await.ok(),
         };
         guard.queued = false;
-        granted.unwrap_or_else(|| {
+        let lease = granted.unwrap_or_else(|| {
             Err(Error::new(ErrorKind::ConnectionClosed).with_message("the pool was shut down"))
-        })
+        })?;
+        Ok((lease, now()))
     }
 
     /// Counts for observability.
