@@ -15,6 +15,7 @@ mod malformed;
 mod multiplexing;
 mod peer_faults;
 mod peers;
+mod redirects;
 mod smoke;
 mod soak;
 mod status_retry;

@@ -87,6 +87,14 @@ pub(crate) struct GetArgs {
     /// with exponential back-off from 1 s (honouring `Retry-After`), as curl's `--retry`.
     #[arg(long, value_name = "N")]
     retry: Option<u32>,
+    /// Follow redirects (301, 302, 303, 307, 308), as curl's `-L`; without it a redirect
+    /// is the answer.
+    #[arg(short = 'L', long = "location")]
+    location: bool,
+    /// With `-L`, follow at most N redirects (default 50, as curl); one more fails with
+    /// exit code 47.
+    #[arg(long = "max-redirs", value_name = "N", requires = "location")]
+    max_redirs: Option<usize>,
     /// Most HTTP/2 connections per origin (default 1).
     #[arg(long, value_name = "N")]
     max_connections_per_origin: Option<usize>,
@@ -244,6 +252,12 @@ async fn build_client(args: &GetArgs) -> Result<Client, String> {
     if let Some(n) = args.max_connections_per_origin {
         builder = builder.max_connections_per_origin(n);
     }
+    // curl follows no redirect unless asked, and then up to 50.
+    builder = builder.redirect(if args.location {
+        plexus::redirect::Policy::limited(args.max_redirs.unwrap_or(50))
+    } else {
+        plexus::redirect::Policy::none()
+    });
     if let Some(n) = args.retry {
         builder = builder.retry_status(plexus::StatusRetry {
             base_delay: Duration::from_secs(1),

@@ -191,7 +191,9 @@ async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
         .apply(Client::builder())
         .await?
         .max_connections_per_origin(1)
-        .http1_max_connections_per_origin(1);
+        .http1_max_connections_per_origin(1)
+        // A load generator measures the URL it is given, as h2load and wrk do.
+        .redirect(plexus::redirect::Policy::none());
     builder = if args.h1 {
         builder.http1_only()
     } else if args.h2 && cleartext {

@@ -117,6 +117,7 @@ pub(crate) fn exit_code(e: &plexus::Error) -> i32 {
         K::ConnectionClosed => 52,
         K::RequestBody => 26,
         K::InvalidRequest => 2,
+        K::Redirect => 47,
         _ => 16,
     }
 }

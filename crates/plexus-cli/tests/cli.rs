@@ -450,3 +450,35 @@ async fn ten_thousand_requests_in_flight_cost_under_16_kib_each() {
         );
     }
 }
+
+/// `get` follows no redirect unless given `-L` (as curl); `--max-redirs` bounds the
+/// chain, and going over it exits with curl's 47.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn location_follows_redirects_within_max_redirs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/redirect/302?to=/redirect/301?to=/");
+
+    let run = plexus(&["get", "--cacert", s(&ca), "-w", " %{response_code}", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "redirecting 302");
+
+    let run = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-L",
+        "-w",
+        " %{response_code}",
+        &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "Hello, World! 200");
+
+    let run = plexus(&["get", "--cacert", s(&ca), "-L", "--max-redirs", "1", &url]).await;
+    assert_eq!(run.code, 47, "{}", run.stderr);
+    assert!(run.stderr.contains("too many redirects"), "{}", run.stderr);
+    assert_eq!(server.stats().requests, 1 + 3 + 2);
+}

@@ -59,6 +59,9 @@ pub enum ErrorKind {
     /// The server answered with a status the status retry policy re-sends (429, 502,
     /// 503, 504); recorded as the reason of such a retry, never returned as an error.
     RetryableStatus,
+    /// A redirect was not followed: one too many, a loop, or refused by the redirect
+    /// policy.
+    Redirect,
 }
 
 impl ErrorKind {
@@ -82,6 +85,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => "response too large",
             ErrorKind::BodyStalled => "response body stalled",
             ErrorKind::RetryableStatus => "retryable response status",
+            ErrorKind::Redirect => "redirect not followed",
         }
     }
 }
@@ -138,7 +142,9 @@ impl Error {
             | ErrorKind::RequestBody
             | ErrorKind::TooLarge
             | ErrorKind::BodyStalled
-            | ErrorKind::RetryableStatus => Delivery::MaybeProcessed,
+            | ErrorKind::RetryableStatus
+            // The hops before it were processed.
+            | ErrorKind::Redirect => Delivery::MaybeProcessed,
         };
         Error {
             inner: Box::new(Inner {

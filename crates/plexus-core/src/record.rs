@@ -10,6 +10,8 @@ use crate::error::Error;
 /// The record of one request, attached to its response.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
+    /// The URL requested (absolute, as the caller gave it).
+    pub url: http::Uri,
     /// The connection that carried the final attempt.
     pub connection: Arc<ConnectionInfo>,
     /// False when this request was the first on its connection (it paid, or waited for,

@@ -229,6 +229,9 @@ impl<C: Connection> Pool<C> {
         loop {
             number += 1;
             let backup = retry::try_clone_request(&request);
+            // The record keeps the URL: the retry copy's when there is one (it goes unused
+            // once a response arrives), else a copy made now.
+            let url = backup.is_none().then(|| request.uri().clone());
             let (lease, dispatched) = self
                 .acquire(number > 1)
                 .await
@@ -238,7 +241,13 @@ impl<C: Connection> Pool<C> {
                 Ok(response) => {
                     self.shared.responses.fetch_add(1, Ordering::AcqRel);
                     let (mut head, body) = response.into_parts();
+                    let url = match (url, backup) {
+                        (Some(url), _) => url,
+                        (None, Some(b)) => b.into_parts().0.uri,
+                        (None, None) => http::Uri::default(),
+                    };
                     let record = RequestRecord {
+                        url,
                         connection: Arc::clone(lease.conn().info()),
                         reused: lease.reused,
                         attempts: number,

@@ -184,6 +184,20 @@ async fn handle(
             routes::add_many_headers(r.headers_mut(), count, size);
             r
         }
+        Route::Redirect(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::FOUND);
+            let mut r = full(status, Bytes::from_static(routes::REDIRECT_BODY));
+            r.headers_mut()
+                .insert(http::header::LOCATION, routes::redirect_target(&parts.uri));
+            r
+        }
+        Route::Inspect => {
+            let received = drain(body).await;
+            full(
+                StatusCode::OK,
+                routes::inspect(&parts.method, &parts.headers, received),
+            )
+        }
         Route::Close | Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),
     };
     if opts.close_every.is_some_and(|k| k > 0 && n % k == 0) {

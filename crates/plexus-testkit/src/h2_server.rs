@@ -199,6 +199,24 @@ async fn handle(
             done.take();
             respond.send_response(h, true).map(|_| ())
         }
+        Route::Redirect(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::FOUND);
+            let mut h = head(status, Some(routes::REDIRECT_BODY.len() as u64));
+            h.headers_mut()
+                .insert(http::header::LOCATION, routes::redirect_target(&parts.uri));
+            match respond.send_response(h, false) {
+                Ok(mut stream) => {
+                    done.take();
+                    stream.send_data(Bytes::from_static(routes::REDIRECT_BODY), true)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Route::Inspect => {
+            let n = drain(&mut body).await;
+            let text = routes::inspect(&parts.method, &parts.headers, n);
+            reply(&mut respond, StatusCode::OK, text, &mut done)
+        }
         Route::Close | Route::NotFound => {
             reply(&mut respond, StatusCode::NOT_FOUND, Bytes::new(), &mut done)
         }

@@ -286,7 +286,11 @@ async fn handle(
             conn.close(0x100u32.into(), b"test server closing");
             Ok(())
         }
-        Route::NotFound | Route::Flaky(_) | Route::Busy(_) => {
+        Route::NotFound
+        | Route::Flaky(_)
+        | Route::Busy(_)
+        | Route::Redirect(_)
+        | Route::Inspect => {
             reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await
         }
     };

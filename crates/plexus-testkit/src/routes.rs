@@ -14,6 +14,8 @@
 //! | `/flaky/K` | `503` for the first K requests with the same `x-request-id`, then `Hello, World!` (HTTP/1.1, h2) |
 //! | `/busy/S` | `429` with `Retry-After: S` (HTTP/1.1, h2) |
 //! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
+//! | `/redirect/CODE?to=TARGET` | status CODE, `Location: TARGET` (the rest of the query, verbatim; without `to=`, the request's own path: a loop), a short body (HTTP/1.1, h2) |
+//! | `/inspect` | the request as the server saw it: method, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
@@ -73,6 +75,36 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Where `/redirect/CODE?to=TARGET` points: everything after `to=`; without it, the
+/// request's own path and query (a loop).
+pub(crate) fn redirect_target(uri: &http::Uri) -> http::HeaderValue {
+    let target = match uri.query().and_then(|q| q.strip_prefix("to=")) {
+        Some(to) => to,
+        None => uri.path_and_query().map_or("/", |p| p.as_str()),
+    };
+    http::HeaderValue::from_str(target).unwrap_or_else(|_| http::HeaderValue::from_static("/"))
+}
+
+/// The body of `/redirect/...`, which a client following the redirect reads and drops.
+pub(crate) const REDIRECT_BODY: &[u8] = b"redirecting";
+
+/// What `/inspect` answers: the method, then every header as `name: value` (sorted),
+/// then `body: N bytes`, one per line.
+pub(crate) fn inspect(method: &http::Method, headers: &http::HeaderMap, body_len: u64) -> Bytes {
+    let mut lines: Vec<String> = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    lines.sort();
+    let mut out = format!("{method}\n");
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&format!("body: {body_len} bytes\n"));
+    Bytes::from(out)
+}
+
 /// A request path, understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -88,6 +120,8 @@ pub(crate) enum Route {
     Headers(usize, usize),
     Flaky(u32),
     Busy(u64),
+    Redirect(u16),
+    Inspect,
     NotFound,
 }
 
@@ -108,6 +142,12 @@ impl Route {
             "abort" => arg.parse().map_or(Route::NotFound, Route::Abort),
             "flaky" => arg.parse().map_or(Route::NotFound, Route::Flaky),
             "busy" => arg.parse().map_or(Route::NotFound, Route::Busy),
+            "redirect" => arg
+                .parse()
+                .ok()
+                .filter(|s| (300..=399).contains(s))
+                .map_or(Route::NotFound, Route::Redirect),
+            "inspect" => Route::Inspect,
             "headers" => {
                 let mut nums = arg.splitn(2, '/').map(str::parse::<usize>);
                 match (nums.next(), nums.next()) {

@@ -57,6 +57,7 @@ pub struct ClientBuilder {
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) max_response_body_size: Option<u64>,
     pub(crate) status_retry: Option<StatusRetry>,
+    pub(crate) redirect: crate::redirect::Policy,
     pub(crate) default_headers: HeaderMap,
     error: Option<Error>,
 }
@@ -83,6 +84,7 @@ impl Default for ClientBuilder {
             read_timeout: Some(Duration::from_secs(60)),
             max_response_body_size: None,
             status_retry: None,
+            redirect: crate::redirect::Policy::default(),
             default_headers,
             error: None,
         }
@@ -205,6 +207,13 @@ impl ClientBuilder {
     /// (`--retry`) and urllib3.
     pub fn retry_status(mut self, policy: StatusRetry) -> Self {
         self.status_retry = Some(policy);
+        self
+    }
+
+    /// Which redirects to follow (see [`redirect::Policy`](crate::redirect::Policy));
+    /// by default up to 10.
+    pub fn redirect(mut self, policy: crate::redirect::Policy) -> Self {
+        self.redirect = policy;
         self
     }
 

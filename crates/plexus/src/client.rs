@@ -48,6 +48,7 @@ struct Inner {
     read_timeout: Option<Duration>,
     max_response_body_size: Option<u64>,
     status_retry: Option<(StatusRetry, RetryBudget)>,
+    redirect: crate::redirect::Policy,
     default_headers: HeaderMap,
     pools: Mutex<Pools>,
 }
@@ -131,6 +132,7 @@ impl Client {
                     let budget = RetryBudget::new(&p);
                     (p, budget)
                 }),
+                redirect: b.redirect,
                 default_headers: b.default_headers,
                 pools: Mutex::new(Pools::default()),
             }),
@@ -174,7 +176,8 @@ impl Client {
 
     /// Sends a request: picks (or creates) the origin's scheduler, which picks a
     /// connection; retries per the retry policy (and the status retry policy, if set);
-    /// applies the deadline to the response head and body.
+    /// follows redirects per the redirect policy; applies the deadline to the response
+    /// head and body.
     pub async fn execute(&self, mut request: Request<Body>) -> Result<Response, Error> {
         let started = Instant::now();
         let limit = request
@@ -182,7 +185,39 @@ impl Client {
             .remove::<Timeout>()
             .map(|t| t.0)
             .or(self.inner.timeout);
-        let deadline = limit.map(|l| tokio::time::Instant::from_std(started) + l);
+        let deadline = Deadline {
+            started,
+            at: limit.map(|l| tokio::time::Instant::from_std(started) + l),
+            limit,
+        };
+        let policy = request
+            .extensions_mut()
+            .remove::<crate::redirect::Policy>()
+            .unwrap_or_else(|| self.inner.redirect.clone());
+        if !policy.is_none() {
+            return crate::follow::follow(self, request, policy, deadline).await;
+        }
+        if self.inner.status_retry.is_none() {
+            // The plainest request, and the most common: no layer between it and the
+            // scheduler.
+            return self
+                .send_once(request, started, deadline.at, deadline.limit)
+                .await;
+        }
+        self.send_retrying(request, deadline).await
+    }
+
+    /// Sends a request and re-sends it per the status retry policy, if one is set.
+    pub(crate) async fn send_retrying(
+        &self,
+        mut request: Request<Body>,
+        deadline: Deadline,
+    ) -> Result<Response, Error> {
+        let Deadline {
+            started,
+            at: deadline,
+            limit,
+        } = deadline;
         let Some((policy, budget)) = self
             .inner
             .status_retry
@@ -440,6 +475,15 @@ impl Client {
             });
         pool
     }
+}
+
+/// When a request began, and the deadline (with the limit it came from) that covers it,
+/// redirects included.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) started: Instant,
+    pub(crate) at: Option<tokio::time::Instant>,
+    pub(crate) limit: Option<Duration>,
 }
 
 /// One origin's pool for a version policy and an HTTP/3 mode.

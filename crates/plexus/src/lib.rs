@@ -38,6 +38,9 @@
 //! 4. If the connection fails under the request before the server processed it (refused
 //!    stream, GOAWAY, a kept-alive connection the server had just closed), the request is
 //!    re-sent per the [`RetryPolicy`]; the response's [`RequestRecord`] lists the retries.
+//! 5. A redirect (301, 302, 303, 307, 308 with a `Location`) is followed per the
+//!    [`redirect::Policy`] — up to 10 by default — as a new request from step 1;
+//!    [`Response::url`] is where the chain ended.
 //!
 //! ## Errors
 //!
@@ -63,7 +66,10 @@ mod alt_svc_file;
 mod builder;
 mod client;
 mod connect;
+mod follow;
 mod h3_broken;
+mod location;
+pub mod redirect;
 mod request;
 mod response;
 mod session_store;

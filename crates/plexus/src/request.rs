@@ -136,6 +136,15 @@ impl RequestBuilder {
         self
     }
 
+    /// Which redirects to follow for this request (overrides the client's
+    /// [`redirect`](crate::ClientBuilder::redirect) policy).
+    pub fn redirect(mut self, policy: crate::redirect::Policy) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            r.extensions_mut().insert(policy);
+        }
+        self
+    }
+
     /// The request as built.
     pub fn build(self) -> Result<Request<Body>, Error> {
         self.request

@@ -18,6 +18,7 @@ use tokio::time::{Instant, Sleep};
 pub struct Response {
     head: http::response::Parts,
     body: ResponseBody,
+    redirects: Vec<http::Uri>,
 }
 
 impl fmt::Debug for Response {
@@ -64,7 +65,23 @@ impl Response {
                 received: 0,
                 attempts,
             },
+            redirects: Vec::new(),
         }
+    }
+
+    /// The URL that answered: the request's, or where its redirects led.
+    pub fn url(&self) -> &http::Uri {
+        &self.record().url
+    }
+
+    /// The URLs that answered with a redirect before [`url`](Response::url), in order;
+    /// empty when none was followed.
+    pub fn redirects(&self) -> &[http::Uri] {
+        &self.redirects
+    }
+
+    pub(crate) fn set_redirects(&mut self, redirects: Vec<http::Uri>) {
+        self.redirects = redirects;
     }
 
     /// The status code.

@@ -1,6 +1,7 @@
 //! nginx (Debian `nginx`): h2 and HTTP/1.1 by ALPN on one TLS port; `keepalive_requests`
 //! and `http2_max_concurrent_streams` configurable; a log line per request with the
 //! client's address and port. A second, cleartext port speaks h2c by prior knowledge.
+//! `/moved` redirects (301) to `/moved-again`, which redirects (308) to `/hello.txt`.
 
 use std::io;
 
@@ -64,6 +65,9 @@ http {{
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {www};
+        # Two redirects in a row, for the client's redirect tests.
+        location = /moved {{ return 301 /moved-again; }}
+        location = /moved-again {{ return 308 /hello.txt; }}
     }}
 }}
 "#,
