@@ -16,6 +16,7 @@ mod multiplexing;
 mod peer_faults;
 mod peers;
 mod redirects;
+mod request_helpers;
 mod smoke;
 mod soak;
 mod status_retry;

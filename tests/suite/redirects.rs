@@ -7,7 +7,8 @@ use plexus_testkit::peers::{self, NginxOptions};
 use plexus_testkit::TestServer;
 use plexus_tests::{client, client_builder, init_tracing};
 
-/// `/inspect`'s answer: the method line, then `name: value` lines, then the body length.
+/// `/inspect`'s answer: the method and target line, then `name: value` lines, then the
+/// body length.
 async fn inspected(response: plexus::Response) -> String {
     assert_eq!(response.status(), 200, "{:?}", response.url());
     String::from_utf8(response.bytes().await.expect("body").to_vec()).expect("text")
@@ -36,7 +37,7 @@ async fn a_chain_is_followed_over_one_connection_and_reported() {
             "http1 {http1}"
         );
         assert_eq!(response.url().to_string(), server.url("/inspect"));
-        assert!(inspected(response).await.starts_with("GET\n"));
+        assert!(inspected(response).await.starts_with("GET /inspect\n"));
         let stats = server.stats();
         assert_eq!(stats.requests, 4, "{stats:?}");
         // Each redirect's body was read, so even HTTP/1.1 kept its one connection.
@@ -64,7 +65,10 @@ async fn methods_and_bodies_follow_the_status() {
             .await
             .expect("response");
         let seen = inspected(response).await;
-        assert!(seen.starts_with(&format!("{method}\n")), "{status}: {seen}");
+        assert!(
+            seen.starts_with(&format!("{method} /inspect\n")),
+            "{status}: {seen}"
+        );
         assert!(
             seen.contains(&format!("body: {body} bytes")),
             "{status}: {seen}"

@@ -39,6 +39,13 @@ pub(crate) struct GetArgs {
     /// Request body; `@FILE` reads it from FILE. Implies POST.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     data: Option<String>,
+    /// JSON request body (`@FILE` reads it from FILE): a POST with `Content-Type` and
+    /// `Accept` set to `application/json` unless given, as curl's `--json`.
+    #[arg(long = "json", value_name = "DATA", conflicts_with_all = ["data", "upload_file"])]
+    json: Option<String>,
+    /// `USER:PASSWORD` for HTTP Basic authentication, as curl's `-u`.
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    user: Option<String>,
     /// Stream FILE as the request body. Implies PUT.
     #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
     upload_file: Option<PathBuf>,
@@ -278,8 +285,8 @@ async fn settings(args: &GetArgs) -> Result<Settings, String> {
         data,
     } = RequestShape::parse(
         args.method.as_deref(),
-        &args.headers,
-        args.data.as_deref(),
+        &extra_headers(args),
+        args.data.as_deref().or(args.json.as_deref()),
         args.upload_file.is_some(),
     )
     .await?;
@@ -292,6 +299,39 @@ async fn settings(args: &GetArgs) -> Result<Settings, String> {
         include: args.include,
         whole_bodies: args.parallel > 1,
     })
+}
+
+/// `-H` headers, and those `--json` and `-u` imply (a `-H` of the same name wins).
+fn extra_headers(args: &GetArgs) -> Vec<String> {
+    let mut headers = args.headers.clone();
+    let given = |name: &str| {
+        args.headers.iter().any(|h| {
+            h.split(':')
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+        })
+    };
+    if args.json.is_some() {
+        for name in ["Content-Type", "Accept"] {
+            if !given(name) {
+                headers.push(format!("{name}: application/json"));
+            }
+        }
+    }
+    if let Some(user) = &args.user {
+        if !given("Authorization") {
+            use base64::Engine as _;
+            // `-u USER` alone: an empty password (curl would prompt for one).
+            let pair = if user.contains(':') {
+                user.clone()
+            } else {
+                format!("{user}:")
+            };
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            headers.push(format!("Authorization: Basic {encoded}"));
+        }
+    }
+    headers
 }
 
 async fn load_template(w: &str) -> Result<Template, String> {

@@ -482,3 +482,36 @@ async fn location_follows_redirects_within_max_redirs() {
     assert!(run.stderr.contains("too many redirects"), "{}", run.stderr);
     assert_eq!(server.stats().requests, 1 + 3 + 2);
 }
+
+/// `--json` posts JSON with its content type and `Accept`; `-u` sends Basic credentials —
+/// as the server saw them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_user_reach_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/inspect");
+    let run = plexus(&["get", "--cacert", s(&ca), "--json", r#"{"a":1}"#, &url]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("POST /inspect\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("content-type: application/json\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("accept: application/json\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("body: 7 bytes"), "{}", run.stdout);
+
+    let run = plexus(&["get", "--cacert", s(&ca), "-u", "user:pw", &url]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("GET /inspect\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("authorization: Basic dXNlcjpwdw==\n"),
+        "{}",
+        run.stdout
+    );
+}

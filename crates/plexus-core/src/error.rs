@@ -62,6 +62,9 @@ pub enum ErrorKind {
     /// A redirect was not followed: one too many, a loop, or refused by the redirect
     /// policy.
     Redirect,
+    /// The response body could not be decoded as asked (JSON that does not parse or
+    /// does not fit the type).
+    Decode,
 }
 
 impl ErrorKind {
@@ -86,6 +89,7 @@ impl ErrorKind {
             ErrorKind::BodyStalled => "response body stalled",
             ErrorKind::RetryableStatus => "retryable response status",
             ErrorKind::Redirect => "redirect not followed",
+            ErrorKind::Decode => "response body could not be decoded",
         }
     }
 }
@@ -144,7 +148,8 @@ impl Error {
             | ErrorKind::BodyStalled
             | ErrorKind::RetryableStatus
             // The hops before it were processed.
-            | ErrorKind::Redirect => Delivery::MaybeProcessed,
+            | ErrorKind::Redirect
+            | ErrorKind::Decode => Delivery::MaybeProcessed,
         };
         Error {
             inner: Box::new(Inner {

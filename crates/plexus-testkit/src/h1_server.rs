@@ -195,7 +195,7 @@ async fn handle(
             let received = drain(body).await;
             full(
                 StatusCode::OK,
-                routes::inspect(&parts.method, &parts.headers, received),
+                routes::inspect(&parts.method, &parts.uri, &parts.headers, received),
             )
         }
         Route::Close | Route::NotFound => full(StatusCode::NOT_FOUND, Bytes::new()),

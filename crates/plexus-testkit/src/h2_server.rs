@@ -214,7 +214,7 @@ async fn handle(
         }
         Route::Inspect => {
             let n = drain(&mut body).await;
-            let text = routes::inspect(&parts.method, &parts.headers, n);
+            let text = routes::inspect(&parts.method, &parts.uri, &parts.headers, n);
             reply(&mut respond, StatusCode::OK, text, &mut done)
         }
         Route::Close | Route::NotFound => {

@@ -15,7 +15,7 @@
 //! | `/busy/S` | `429` with `Retry-After: S` (HTTP/1.1, h2) |
 //! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
 //! | `/redirect/CODE?to=TARGET` | status CODE, `Location: TARGET` (the rest of the query, verbatim; without `to=`, the request's own path: a loop), a short body (HTTP/1.1, h2) |
-//! | `/inspect` | the request as the server saw it: method, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
+//! | `/inspect` | the request as the server saw it: method and target, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
@@ -88,15 +88,21 @@ pub(crate) fn redirect_target(uri: &http::Uri) -> http::HeaderValue {
 /// The body of `/redirect/...`, which a client following the redirect reads and drops.
 pub(crate) const REDIRECT_BODY: &[u8] = b"redirecting";
 
-/// What `/inspect` answers: the method, then every header as `name: value` (sorted),
-/// then `body: N bytes`, one per line.
-pub(crate) fn inspect(method: &http::Method, headers: &http::HeaderMap, body_len: u64) -> Bytes {
+/// What `/inspect` answers: the method and the path with its query, then every header as
+/// `name: value` (sorted), then `body: N bytes`, one per line.
+pub(crate) fn inspect(
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    body_len: u64,
+) -> Bytes {
     let mut lines: Vec<String> = headers
         .iter()
         .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
         .collect();
     lines.sort();
-    let mut out = format!("{method}\n");
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = format!("{method} {target}\n");
     for line in lines {
         out.push_str(&line);
         out.push('\n');

@@ -43,6 +43,29 @@ impl IntoUri for &String {
     }
 }
 
+/// `uri` with `encoded` (`k=v&...`) added to its query.
+fn with_query(uri: &Uri, encoded: &str) -> Result<Uri, Error> {
+    if encoded.is_empty() {
+        return Ok(uri.clone());
+    }
+    let path = uri.path();
+    let path_and_query = match uri.query() {
+        Some(q) if !q.is_empty() => format!("{path}?{q}&{encoded}"),
+        _ => format!("{path}?{encoded}"),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|e| {
+        Error::new(ErrorKind::InvalidRequest)
+            .with_message("the query made an invalid URL")
+            .with_source(e)
+    })?);
+    Uri::from_parts(parts).map_err(|e| {
+        Error::new(ErrorKind::InvalidRequest)
+            .with_message("the query made an invalid URL")
+            .with_source(e)
+    })
+}
+
 /// A per-request deadline, carried in the request's extensions to the client.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timeout(pub(crate) Duration);
@@ -98,6 +121,106 @@ impl RequestBuilder {
             for (name, value) in &headers {
                 r.headers_mut().append(name.clone(), value.clone());
             }
+        }
+        self
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` (marked sensitive, so that it is never logged
+    /// and h2/h3 keep it out of their compression tables).
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> RequestBuilder {
+        self.authorization(format!("Bearer {token}"))
+    }
+
+    /// Sends `Authorization: Basic ...` with `user` and, if given, `password` (RFC 7617).
+    pub fn basic_auth(
+        self,
+        user: impl std::fmt::Display,
+        password: Option<impl std::fmt::Display>,
+    ) -> RequestBuilder {
+        use base64::Engine as _;
+        let pair = match password {
+            Some(p) => format!("{user}:{p}"),
+            None => format!("{user}:"),
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        self.authorization(format!("Basic {encoded}"))
+    }
+
+    fn authorization(mut self, value: String) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            match HeaderValue::try_from(value) {
+                Ok(mut v) => {
+                    v.set_sensitive(true);
+                    r.headers_mut().insert(http::header::AUTHORIZATION, v);
+                }
+                Err(_) => {
+                    self.request = Err(Error::new(ErrorKind::InvalidRequest)
+                        .with_message("invalid characters in the credentials"));
+                }
+            }
+        }
+        self
+    }
+
+    /// Adds `query` (a struct, map or list of pairs; anything serde serializes as
+    /// `key=value` pairs) to the URL's query string, after any the URL already has.
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            let result = serde_urlencoded::to_string(query)
+                .map_err(|e| {
+                    Error::new(ErrorKind::InvalidRequest)
+                        .with_message("the query could not be encoded")
+                        .with_source(e)
+                })
+                .and_then(|encoded| with_query(r.uri(), &encoded));
+            match result {
+                Ok(uri) => *r.uri_mut() = uri,
+                Err(e) => self.request = Err(e),
+            }
+        }
+        self
+    }
+
+    /// Sets the body to `form`, URL-encoded (`application/x-www-form-urlencoded`), and the
+    /// `Content-Type` to match unless one is set.
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> RequestBuilder {
+        match serde_urlencoded::to_string(form) {
+            Ok(encoded) => self.typed_body(encoded, "application/x-www-form-urlencoded"),
+            Err(e) => self.fail(
+                Error::new(ErrorKind::InvalidRequest)
+                    .with_message("the form could not be encoded")
+                    .with_source(e),
+            ),
+        }
+    }
+
+    /// Sets the body to `json`, serialized, and the `Content-Type` to `application/json`
+    /// unless one is set.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(self, json: &T) -> RequestBuilder {
+        match serde_json::to_vec(json) {
+            Ok(bytes) => self.typed_body(bytes, "application/json"),
+            Err(e) => self.fail(
+                Error::new(ErrorKind::InvalidRequest)
+                    .with_message("the JSON body could not be serialized")
+                    .with_source(e),
+            ),
+        }
+    }
+
+    fn typed_body(mut self, body: impl Into<Body>, content_type: &'static str) -> RequestBuilder {
+        if let Ok(r) = &mut self.request {
+            *r.body_mut() = body.into();
+            r.headers_mut()
+                .entry(http::header::CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static(content_type));
+        }
+        self
+    }
+
+    fn fail(mut self, e: Error) -> RequestBuilder {
+        if self.request.is_ok() {
+            self.request = Err(e);
         }
         self
     }

@@ -178,6 +178,18 @@ impl Response {
         })
     }
 
+    /// The whole body, parsed as JSON into a `T`. A body that is not (or not that) JSON is
+    /// an error of kind [`ErrorKind::Decode`].
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::Decode)
+                .with_message(format!("the response body is not the JSON expected: {e}"))
+                .with_source(e)
+        })
+    }
+
     /// Splits into the head and a body implementing [`http_body::Body`].
     pub fn into_parts(self) -> (http::response::Parts, ResponseBody) {
         (self.head, self.body)
