@@ -77,8 +77,10 @@ pub(crate) struct GetArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     parallel: usize,
     /// Print this after each transfer; curl's `%{variable}`s (`http_version`,
-    /// `response_code`, `time_connect`, `time_appconnect`, `time_starttransfer`,
-    /// `time_total`, `size_download`, `num_connects`, ...). `@FILE` reads it from FILE.
+    /// `response_code`, `time_namelookup`, `time_connect`, `time_appconnect`,
+    /// `time_pretransfer`, `time_starttransfer`, `time_total`, `size_download`,
+    /// `num_connects`, `num_retries`, `remote_ip`, ...) and plexus's `protocol`, `reused`,
+    /// `zero_rtt`. `@FILE` reads it from FILE.
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     write_out: Option<String>,
     /// Write a JSON summary of the run to FILE.
@@ -454,6 +456,16 @@ fn describe(response: &Response, vars: &mut Vars) {
     vars.remote_ip = record.connection.remote_addr.ip().to_string();
     vars.remote_port = record.connection.remote_addr.port();
     vars.num_retries = record.retries.len();
+    vars.time_namelookup = record.time_namelookup().as_secs_f64();
+    vars.time_pretransfer = record.time_pretransfer().as_secs_f64();
+    vars.protocol = match record.connection.protocol {
+        plexus::Protocol::Http1 => "h1",
+        plexus::Protocol::Http2 => "h2",
+        plexus::Protocol::Http3 => "h3",
+    }
+    .to_string();
+    vars.reused = u8::from(record.reused);
+    vars.zero_rtt = u8::from(record.early_data);
 }
 
 fn verbose_response(response: &Response) {

@@ -33,9 +33,17 @@ pub(crate) struct Vars {
     pub(crate) url: String,
     pub(crate) num_retries: usize,
     pub(crate) errormsg: String,
+    pub(crate) time_namelookup: f64,
+    pub(crate) time_pretransfer: f64,
+    /// plexus's own: `h1`, `h2` or `h3`.
+    pub(crate) protocol: String,
+    /// plexus's own: 1 when the connection had carried requests before.
+    pub(crate) reused: u8,
+    /// plexus's own: 1 when the request went in accepted 0-RTT early data.
+    pub(crate) zero_rtt: u8,
 }
 
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 18] = [
     "http_version",
     "response_code",
     "time_connect",
@@ -49,6 +57,11 @@ const KNOWN: [&str; 13] = [
     "url",
     "num_retries",
     "errormsg",
+    "time_namelookup",
+    "time_pretransfer",
+    "protocol",
+    "reused",
+    "zero_rtt",
 ];
 
 impl Template {
@@ -135,6 +148,11 @@ impl Template {
                         "url" => write!(out, "{}", vars.url),
                         "num_retries" => write!(out, "{}", vars.num_retries),
                         "errormsg" => write!(out, "{}", vars.errormsg),
+                        "time_namelookup" => write!(out, "{:.6}", vars.time_namelookup),
+                        "time_pretransfer" => write!(out, "{:.6}", vars.time_pretransfer),
+                        "protocol" => write!(out, "{}", vars.protocol),
+                        "reused" => write!(out, "{}", vars.reused),
+                        "zero_rtt" => write!(out, "{}", vars.zero_rtt),
                         _ => Ok(()),
                     };
                 }

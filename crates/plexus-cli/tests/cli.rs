@@ -515,3 +515,48 @@ async fn json_and_user_reach_the_server() {
         run.stdout
     );
 }
+
+/// `-w`'s timing breakdown and plexus's own variables: a new connection's steps in order,
+/// then a reused one's set-up steps at zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_out_breaks_the_time_down() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let run = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-o",
+        "/dev/null",
+        "--repeat",
+        "2",
+        "-w",
+        "%{protocol} %{reused} %{zero_rtt} %{num_retries} %{remote_ip} %{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{time_total}\\n",
+        &server.url("/"),
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_eq!(lines[0][..5], ["h2", "0", "0", "0", "127.0.0.1"]);
+    assert_eq!(lines[1][..5], ["h2", "1", "0", "0", "127.0.0.1"]);
+    let times = |line: &[&str]| -> Vec<f64> {
+        line[5..]
+            .iter()
+            .map(|t| t.parse().expect("a number"))
+            .collect()
+    };
+    let first = times(&lines[0]);
+    assert!(
+        first.windows(2).all(|w| w[0] <= w[1]),
+        "in order: {first:?}"
+    );
+    assert!(first[2] > 0.0, "a TLS handshake took some time: {first:?}");
+    let second = times(&lines[1]);
+    assert_eq!(second[..3], [0.0, 0.0, 0.0], "reused: {second:?}");
+    assert!(
+        second[3] <= second[4] && second[4] <= second[5],
+        "{second:?}"
+    );
+}

@@ -151,6 +151,8 @@ pub struct TlsInfo {
 pub struct ConnectTimings {
     /// Set-up began (before name resolution).
     pub started: Instant,
+    /// The host name was resolved (curl's `time_namelookup`, counted from `started`).
+    pub resolved: Instant,
     /// The transport connection was established (TCP connected, or the QUIC handshake
     /// completed).
     pub connected: Instant,

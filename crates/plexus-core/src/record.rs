@@ -7,7 +7,25 @@ use std::time::{Duration, Instant};
 use crate::connection::ConnectionInfo;
 use crate::error::Error;
 
-/// The record of one request, attached to its response.
+/// The record of one request, in its response's extensions (`Response::record` in
+/// plexus): the timing breakdown curl's `-w` prints, and what reqwest does not tell.
+///
+/// | what | where |
+/// |---|---|
+/// | DNS | [`time_namelookup`](RequestRecord::time_namelookup) |
+/// | TCP (or QUIC) connect | [`time_connect`](RequestRecord::time_connect) |
+/// | TLS | [`time_appconnect`](RequestRecord::time_appconnect) |
+/// | queue wait (no stream or connection free) | [`time_queued`](RequestRecord::time_queued) |
+/// | request handed to the connection | [`time_pretransfer`](RequestRecord::time_pretransfer) |
+/// | time to first byte | [`time_starttransfer`](RequestRecord::time_starttransfer) |
+/// | protocol, addresses, TLS version, ALPN | [`connection`](RequestRecord::connection) |
+/// | new or reused connection | [`reused`](RequestRecord::reused) |
+/// | 0-RTT | [`early_data`](RequestRecord::early_data) |
+/// | retries and why | [`attempts`](RequestRecord::attempts), [`retries`](RequestRecord::retries) |
+///
+/// Every time counts from [`started`](RequestRecord::started), when the client was handed
+/// the request; the set-up steps are zero on a reused connection. The total depends on
+/// when the caller finishes reading the body, so it is the caller's to take.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
     /// The URL requested (absolute, as the caller gave it).
@@ -34,6 +52,16 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// Time from start until the host name was resolved (curl's `time_namelookup`); zero
+    /// for a reused connection.
+    pub fn time_namelookup(&self) -> Duration {
+        if self.reused {
+            Duration::ZERO
+        } else {
+            self.since_start(self.connection.timings.resolved)
+        }
+    }
+
     /// Time from start until the transport connection was up (curl's `time_connect`);
     /// zero for a reused connection.
     pub fn time_connect(&self) -> Duration {
@@ -58,9 +86,24 @@ impl RequestRecord {
         self.since_start(self.headers_received)
     }
 
-    /// Time spent waiting for a connection or a free stream.
-    pub fn time_queued(&self) -> Duration {
+    /// Time from start until the request was handed to its connection (curl's
+    /// `time_pretransfer`): connection set-up, or the wait for a free stream, included.
+    pub fn time_pretransfer(&self) -> Duration {
         self.since_start(self.dispatched)
+    }
+
+    /// Time spent waiting for a connection or a free stream: all of
+    /// [`time_pretransfer`](RequestRecord::time_pretransfer) but this connection's own
+    /// set-up when the request opened it.
+    pub fn time_queued(&self) -> Duration {
+        let setup = if self.reused {
+            Duration::ZERO
+        } else {
+            let t = &self.connection.timings;
+            t.ready()
+                .saturating_duration_since(t.started.max(self.started))
+        };
+        self.time_pretransfer().saturating_sub(setup)
     }
 
     fn since_start(&self, t: Instant) -> Duration {

@@ -249,6 +249,7 @@ mod tests {
                 tls: None,
                 timings: ConnectTimings {
                     started: now,
+                    resolved: now,
                     connected: now,
                     tls_done: None,
                 },

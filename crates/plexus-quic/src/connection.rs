@@ -176,7 +176,7 @@ fn is_crypto_error(t: &quinn_proto::TransportError) -> bool {
 pub(crate) async fn establish(
     quic: quinn::Connection,
     origin: &Origin,
-    started: Instant,
+    (started, resolved): (Instant, Instant),
     params: Arc<PeerParams>,
     config: &QuicConfig,
     early: Option<EarlyDataOutcome>,
@@ -213,6 +213,7 @@ pub(crate) async fn establish(
         }),
         timings: ConnectTimings {
             started,
+            resolved,
             // QUIC sets up transport and TLS in one handshake.
             connected,
             tls_done: Some(connected),

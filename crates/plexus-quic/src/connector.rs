@@ -200,6 +200,7 @@ impl QuicConnector {
         let started = Instant::now();
         let (host, port) = via.unwrap_or((origin.host(), origin.port()));
         let addr = resolve(host, port).await?;
+        let resolved = Instant::now();
         let endpoint = self.endpoints.for_addr(addr)?;
         let params = Arc::new(PeerParams::default());
         let crypto: Arc<dyn quinn::crypto::ClientConfig> = Arc::new(TappedConfig {
@@ -237,7 +238,7 @@ impl QuicConnector {
         connection::establish(
             conn,
             origin,
-            started,
+            (started, resolved),
             params,
             &self.config,
             early,

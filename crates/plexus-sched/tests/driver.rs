@@ -164,6 +164,7 @@ fn pool(server: &Arc<Server>, config: PoolConfig) -> Pool<MockConn> {
                     alpn: Some("h2".into()),
                     tls: None,
                     timings: ConnectTimings {
+                        resolved: now,
                         started: now,
                         connected: now,
                         tls_done: None,

@@ -127,6 +127,7 @@ impl TcpConnector {
     ) -> Result<TcpConnection, Error> {
         let started = Instant::now();
         let addrs = happy_eyeballs::resolve(origin.host(), origin.port()).await?;
+        let resolved = Instant::now();
         let tcp = happy_eyeballs::connect(&addrs, self.config.happy_eyeballs_delay).await?;
         let connected = Instant::now();
         let remote_addr = tcp
@@ -184,6 +185,7 @@ impl TcpConnector {
             tls,
             timings: ConnectTimings {
                 started,
+                resolved,
                 connected,
                 tls_done,
             },
