@@ -20,4 +20,5 @@ mod request_helpers;
 mod smoke;
 mod soak;
 mod status_retry;
+mod tower_layers;
 mod zero_rtt;

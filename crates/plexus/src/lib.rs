@@ -55,6 +55,12 @@
 //! waiting; its stream reset if it was in flight (an HTTP/1.1 connection is closed, since
 //! it cannot be reused mid-message). Dropping a [`Response`] or its body frees the stream.
 //!
+//! ## Middleware
+//!
+//! With the `tower` feature (on by default), [`Client`] is a
+//! `tower::Service<http::Request<Body>>`: tower's layers (timeouts, rate and concurrency
+//! limits, retries) wrap it like any other service.
+//!
 //! ## Defaults
 //!
 //! See [`ClientBuilder`] for every setting and its default.
@@ -72,6 +78,8 @@ mod location;
 pub mod redirect;
 mod request;
 mod response;
+#[cfg(feature = "tower")]
+mod service;
 mod session_store;
 mod status_retry;
 mod tls;
