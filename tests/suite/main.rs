@@ -4,6 +4,7 @@
 mod alt_svc;
 mod bad_input;
 mod client;
+mod decompression;
 mod faults;
 mod goaway;
 mod h3;

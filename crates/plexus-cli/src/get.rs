@@ -43,6 +43,10 @@ pub(crate) struct GetArgs {
     /// `Accept` set to `application/json` unless given, as curl's `--json`.
     #[arg(long = "json", value_name = "DATA", conflicts_with_all = ["data", "upload_file"])]
     json: Option<String>,
+    /// Ask for a compressed response (gzip, br, zstd, deflate) and decode it, as curl's
+    /// `--compressed`; without it no `Accept-Encoding` is sent.
+    #[arg(long)]
+    compressed: bool,
     /// `USER:PASSWORD` for HTTP Basic authentication, as curl's `-u`.
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
     user: Option<String>,
@@ -260,6 +264,9 @@ async fn build_client(args: &GetArgs) -> Result<Client, String> {
     }
     if let Some(n) = args.max_connections_per_origin {
         builder = builder.max_connections_per_origin(n);
+    }
+    if !args.compressed {
+        builder = builder.no_decompression();
     }
     // curl follows no redirect unless asked, and then up to 50.
     builder = builder.redirect(if args.location {

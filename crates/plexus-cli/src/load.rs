@@ -192,8 +192,10 @@ async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
         .await?
         .max_connections_per_origin(1)
         .http1_max_connections_per_origin(1)
-        // A load generator measures the URL it is given, as h2load and wrk do.
-        .redirect(plexus::redirect::Policy::none());
+        // A load generator measures the URL it is given, as h2load and wrk do, and
+        // reads the bytes as sent.
+        .redirect(plexus::redirect::Policy::none())
+        .no_decompression();
     builder = if args.h1 {
         builder.http1_only()
     } else if args.h2 && cleartext {

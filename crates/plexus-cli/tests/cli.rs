@@ -560,3 +560,27 @@ async fn write_out_breaks_the_time_down() {
         "{second:?}"
     );
 }
+
+/// `--compressed` asks for and decodes an encoded body; without it the bytes are as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_decodes_what_the_server_encoded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/encoded/br/100000");
+    let size = |extra: &'static [&'static str]| {
+        let ca = ca.clone();
+        let url = url.clone();
+        async move {
+            let mut args = vec!["get", "--cacert", s(&ca), "-o", "/dev/null"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["-w", "%{size_download}", &url]);
+            let run = plexus(&args).await;
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            run.stdout.parse::<u64>().expect("a size")
+        }
+    };
+    assert_eq!(size(&["--compressed"]).await, 100_000);
+    let raw = size(&[]).await;
+    assert!(raw < 10_000, "brotli bytes as sent: {raw}");
+}

@@ -191,6 +191,19 @@ async fn handle(
                 .insert(http::header::LOCATION, routes::redirect_target(&parts.uri));
             r
         }
+        Route::Encoded {
+            encoding,
+            len,
+            body,
+        } => {
+            let body = routes::encoded_body(encoding, len, body).await;
+            let mut r = full(StatusCode::OK, body);
+            r.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.name()),
+            );
+            r
+        }
         Route::Inspect => {
             let received = drain(body).await;
             full(

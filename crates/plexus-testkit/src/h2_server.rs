@@ -212,6 +212,25 @@ async fn handle(
                 Err(e) => Err(e),
             }
         }
+        Route::Encoded {
+            encoding,
+            len,
+            body,
+        } => {
+            let body = routes::encoded_body(encoding, len, body).await;
+            let mut h = head(StatusCode::OK, Some(body.len() as u64));
+            h.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static(encoding.name()),
+            );
+            match respond.send_response(h, false) {
+                Ok(mut stream) => {
+                    done.take();
+                    stream.send_data(body, true)
+                }
+                Err(e) => Err(e),
+            }
+        }
         Route::Inspect => {
             let n = drain(&mut body).await;
             let text = routes::inspect(&parts.method, &parts.uri, &parts.headers, n);

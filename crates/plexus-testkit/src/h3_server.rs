@@ -290,7 +290,8 @@ async fn handle(
         | Route::Flaky(_)
         | Route::Busy(_)
         | Route::Redirect(_)
-        | Route::Inspect => {
+        | Route::Inspect
+        | Route::Encoded { .. } => {
             reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await
         }
     };

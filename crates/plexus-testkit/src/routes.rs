@@ -15,6 +15,9 @@
 //! | `/busy/S` | `429` with `Retry-After: S` (HTTP/1.1, h2) |
 //! | `/stall/MS` | `Hello`, nothing for MS milliseconds, then `, World!` |
 //! | `/redirect/CODE?to=TARGET` | status CODE, `Location: TARGET` (the rest of the query, verbatim; without `to=`, the request's own path: a loop), a short body (HTTP/1.1, h2) |
+//! | `/encoded/ENC/N` | N bytes of the pattern, compressed with ENC (`gzip`, `br`, `zstd`, `deflate`), `Content-Encoding: ENC` (HTTP/1.1, h2) |
+//! | `/bomb/ENC/N` | N zero bytes, compressed with ENC: a body that decodes to far more than is sent (HTTP/1.1, h2) |
+//! | `/corrupt/ENC/N` | `Content-Encoding: ENC` on N bytes of the pattern, not encoded at all (HTTP/1.1, h2) |
 //! | `/inspect` | the request as the server saw it: method and target, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
@@ -111,6 +114,74 @@ pub(crate) fn inspect(
     Bytes::from(out)
 }
 
+/// A content coding the server can apply to a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    Gzip,
+    Brotli,
+    Zstd,
+    Deflate,
+}
+
+impl Compression {
+    fn parse(name: &str) -> Option<Compression> {
+        Some(match name {
+            "gzip" => Compression::Gzip,
+            "br" => Compression::Brotli,
+            "zstd" => Compression::Zstd,
+            "deflate" => Compression::Deflate,
+            _ => return None,
+        })
+    }
+
+    /// The `Content-Encoding` value.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Brotli => "br",
+            Compression::Zstd => "zstd",
+            Compression::Deflate => "deflate",
+        }
+    }
+}
+
+/// What an encoded route sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EncodedBody {
+    /// The pattern, compressed.
+    Pattern,
+    /// Zeros, compressed.
+    Zeros,
+    /// The pattern as it is, for all its `Content-Encoding` says.
+    NotEncoded,
+}
+
+/// The body of `/encoded/...`, `/bomb/...` or `/corrupt/...`: `len` bytes of the pattern
+/// (or of zeros), compressed (or not).
+pub(crate) async fn encoded_body(encoding: Compression, len: u64, body: EncodedBody) -> Bytes {
+    use async_compression::tokio::bufread as enc;
+    use tokio::io::AsyncReadExt;
+    let raw: Vec<u8> = match body {
+        EncodedBody::Zeros => vec![0; len as usize],
+        EncodedBody::Pattern | EncodedBody::NotEncoded => (0..len).map(pattern_byte).collect(),
+    };
+    if body == EncodedBody::NotEncoded {
+        return Bytes::from(raw);
+    }
+    let input = &raw[..];
+    let mut out = Vec::new();
+    let read = match encoding {
+        Compression::Gzip => enc::GzipEncoder::new(input).read_to_end(&mut out).await,
+        Compression::Brotli => enc::BrotliEncoder::new(input).read_to_end(&mut out).await,
+        Compression::Zstd => enc::ZstdEncoder::new(input).read_to_end(&mut out).await,
+        Compression::Deflate => enc::ZlibEncoder::new(input).read_to_end(&mut out).await,
+    };
+    if let Err(e) = read {
+        tracing::warn!(error = %e, "test server: compressing a body failed");
+    }
+    Bytes::from(out)
+}
+
 /// A request path, understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -128,6 +199,12 @@ pub(crate) enum Route {
     Busy(u64),
     Redirect(u16),
     Inspect,
+    /// An encoding and the size of the pattern it compresses.
+    Encoded {
+        encoding: Compression,
+        len: u64,
+        body: EncodedBody,
+    },
     NotFound,
 }
 
@@ -154,6 +231,24 @@ impl Route {
                 .filter(|s| (300..=399).contains(s))
                 .map_or(Route::NotFound, Route::Redirect),
             "inspect" => Route::Inspect,
+            "encoded" | "bomb" | "corrupt" => {
+                let mut args = arg.splitn(2, '/');
+                let encoding = args.next().and_then(Compression::parse);
+                let len = args.next().and_then(|n| n.parse().ok());
+                let body = match first {
+                    "encoded" => EncodedBody::Pattern,
+                    "bomb" => EncodedBody::Zeros,
+                    _ => EncodedBody::NotEncoded,
+                };
+                match (encoding, len) {
+                    (Some(encoding), Some(len)) => Route::Encoded {
+                        encoding,
+                        len,
+                        body,
+                    },
+                    _ => Route::NotFound,
+                }
+            }
             "headers" => {
                 let mut nums = arg.splitn(2, '/').map(str::parse::<usize>);
                 match (nums.next(), nums.next()) {

@@ -58,6 +58,7 @@ pub struct ClientBuilder {
     pub(crate) max_response_body_size: Option<u64>,
     pub(crate) status_retry: Option<StatusRetry>,
     pub(crate) redirect: crate::redirect::Policy,
+    pub(crate) decoders: crate::decode::Decoders,
     pub(crate) default_headers: HeaderMap,
     error: Option<Error>,
 }
@@ -85,6 +86,7 @@ impl Default for ClientBuilder {
             max_response_body_size: None,
             status_retry: None,
             redirect: crate::redirect::Policy::default(),
+            decoders: crate::decode::Decoders::default(),
             default_headers,
             error: None,
         }
@@ -214,6 +216,55 @@ impl ClientBuilder {
     /// by default up to 10.
     pub fn redirect(mut self, policy: crate::redirect::Policy) -> Self {
         self.redirect = policy;
+        self
+    }
+
+    /// Ask for gzip (`Accept-Encoding`) and decode gzip bodies. On by default when the
+    /// `gzip` feature is (as reqwest); a request that sets its own `Accept-Encoding` or a
+    /// `Range` gets no automatic decoding.
+    #[cfg(feature = "gzip")]
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.decoders.gzip = on;
+        self
+    }
+
+    /// Ask for and decode brotli (`br`); on by default with the `brotli` feature.
+    #[cfg(feature = "brotli")]
+    pub fn brotli(mut self, on: bool) -> Self {
+        self.decoders.brotli = on;
+        self
+    }
+
+    /// Ask for and decode zstd; on by default with the `zstd` feature.
+    #[cfg(feature = "zstd")]
+    pub fn zstd(mut self, on: bool) -> Self {
+        self.decoders.zstd = on;
+        self
+    }
+
+    /// Ask for and decode deflate (zlib); on by default with the `deflate` feature.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, on: bool) -> Self {
+        self.decoders.deflate = on;
+        self
+    }
+
+    /// No automatic decompression at all, whatever features are on (`curl` without
+    /// `--compressed`).
+    pub fn no_decompression(mut self) -> Self {
+        self.decoders = crate::decode::Decoders {
+            max_ratio: self.decoders.max_ratio,
+            ..crate::decode::Decoders::none()
+        };
+        self
+    }
+
+    /// The decompression bomb guard: past the first MiB, a decoded body may be at most
+    /// `ratio` times the bytes read for it, else it fails with
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge). Default 250; `None` turns the
+    /// guard off (`max_response_body_size` still bounds the decoded bytes).
+    pub fn decompression_ratio_limit(mut self, ratio: Option<u32>) -> Self {
+        self.decoders.max_ratio = ratio;
         self
     }
 

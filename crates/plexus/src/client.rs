@@ -49,6 +49,7 @@ struct Inner {
     max_response_body_size: Option<u64>,
     status_retry: Option<(StatusRetry, RetryBudget)>,
     redirect: crate::redirect::Policy,
+    decoders: crate::decode::Decoders,
     default_headers: HeaderMap,
     pools: Mutex<Pools>,
 }
@@ -133,6 +134,7 @@ impl Client {
                     (p, budget)
                 }),
                 redirect: b.redirect,
+                decoders: b.decoders,
                 default_headers: b.default_headers,
                 pools: Mutex::new(Pools::default()),
             }),
@@ -299,6 +301,7 @@ impl Client {
                 }
             }
         }
+        let decoders = self.inner.decoders.offer(request.headers_mut());
         let head_request = request.method() == Method::HEAD;
         let span = tracing::debug_span!(
             "request",
@@ -357,6 +360,7 @@ impl Client {
             deadline: deadline.zip(limit),
             read_timeout: self.inner.read_timeout,
             max_body,
+            decoders,
         };
         Ok(Response::new(response, limits))
     }

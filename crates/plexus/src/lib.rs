@@ -72,6 +72,7 @@ mod alt_svc_file;
 mod builder;
 mod client;
 mod connect;
+mod decode;
 mod follow;
 mod h3_broken;
 mod location;

@@ -38,8 +38,10 @@ pub(crate) struct BodyLimits {
     pub(crate) deadline: Option<(Instant, Duration)>,
     /// Longest wait for the next body bytes.
     pub(crate) read_timeout: Option<Duration>,
-    /// Most body bytes accepted.
+    /// Most body bytes accepted (decoded bytes, when the body is decoded).
     pub(crate) max_body: Option<u64>,
+    /// The encodings to undo.
+    pub(crate) decoders: crate::decode::Decoders,
 }
 
 impl Response {
@@ -47,7 +49,18 @@ impl Response {
         response: http::Response<LeasedBody<AnyConnection>>,
         limits: BodyLimits,
     ) -> Response {
-        let (head, inner) = response.into_parts();
+        let (mut head, wire) = response.into_parts();
+        let inner = match limits.decoders.encoding_of(&head.headers) {
+            Some(encoding) if !http_body::Body::is_end_stream(&wire) => {
+                Source::Decoded(Box::new(crate::decode::Decoding::new(
+                    wire,
+                    encoding,
+                    limits.decoders.max_ratio,
+                    &mut head.headers,
+                )))
+            }
+            _ => Source::Wire(wire),
+        };
         let attempts = head
             .extensions
             .get::<RequestRecord>()
@@ -199,7 +212,7 @@ impl Response {
 /// A streaming response body. Its stream stays reserved on the connection until the body
 /// ends or is dropped; the request deadline, if any, still applies.
 pub struct ResponseBody {
-    inner: LeasedBody<AnyConnection>,
+    inner: Source,
     deadline: Option<Pin<Box<Sleep>>>,
     limit: Duration,
     stall: Option<StallWatch>,
@@ -245,6 +258,49 @@ impl StallWatch {
     }
 }
 
+/// Where a body's bytes come from: the connection as they are, or through a decoder.
+enum Source {
+    Wire(LeasedBody<AnyConnection>),
+    Decoded(Box<crate::decode::Decoding>),
+    /// A decoded body let go of (its connection stream with it).
+    Released,
+}
+
+impl Source {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match self {
+            Source::Wire(b) => Pin::new(b).poll_frame(cx),
+            Source::Decoded(d) => d.poll_frame(cx),
+            Source::Released => Poll::Ready(None),
+        }
+    }
+
+    pub(crate) fn release(&mut self) {
+        match self {
+            Source::Wire(b) => b.release(),
+            Source::Decoded(_) => *self = Source::Released,
+            Source::Released => {}
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Source::Wire(b) => b.is_end_stream(),
+            Source::Decoded(d) => d.is_end_stream(),
+            Source::Released => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Source::Wire(b) => b.size_hint(),
+            // Known only once decoded.
+            Source::Decoded(_) => SizeHint::default(),
+            Source::Released => SizeHint::with_exact(0),
+        }
+    }
+}
+
 impl ResponseBody {
     /// Fails the body: the connection's stream is let go (h2/h3 reset it, HTTP/1.1 closes
     /// the connection), so a hostile peer cannot keep sending.
@@ -280,7 +336,7 @@ impl http_body::Body for ResponseBody {
                 );
             }
         }
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let polled = this.inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, |d| d.len() as u64);

@@ -36,6 +36,8 @@ pub async fn caddy() -> io::Result<Peer> {
 (site) {{
 	bind 127.0.0.1 [::1]
 	root * {www}
+	@compressible path /compressible.txt
+	encode @compressible zstd gzip
 	file_server
 	log {{
 		output file {log}

@@ -383,6 +383,23 @@ fn parse_asgi_log(text: &str) -> PeerLog {
 }
 
 /// A fresh working directory with the test certificates and a document root.
+/// A text file the peers that compress (nginx: gzip; Caddy: zstd and gzip) send encoded
+/// when asked; no other file is.
+pub const COMPRESSIBLE_PATH: &str = "/compressible.txt";
+
+/// The content of [`COMPRESSIBLE_PATH`]: 64 KiB of numbered lines.
+pub fn compressible_text() -> Vec<u8> {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 64 * 1024 {
+        text.push_str(&format!(
+            "line {i}: the quick brown fox jumps over the lazy dog\n"
+        ));
+        i += 1;
+    }
+    text.into_bytes()
+}
+
 fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
     let dir = tempfile::Builder::new().prefix("plexus-peer-").tempdir()?;
     let certs = test_certs().write_to(dir.path())?;
@@ -394,6 +411,10 @@ fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
         .collect();
     std::fs::write(www.join("10mib.bin"), ten_mib)?;
     std::fs::write(www.join("__ready.txt"), b"ready")?;
+    std::fs::write(
+        www.join(COMPRESSIBLE_PATH.trim_start_matches('/')),
+        compressible_text(),
+    )?;
     for sub in ["data", "config", "tmp"] {
         std::fs::create_dir_all(dir.path().join(sub))?;
     }

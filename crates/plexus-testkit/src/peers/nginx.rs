@@ -68,6 +68,12 @@ http {{
         # Two redirects in a row, for the client's redirect tests.
         location = /moved {{ return 301 /moved-again; }}
         location = /moved-again {{ return 308 /hello.txt; }}
+        # The one file sent compressed, to a client that asks.
+        location = /compressible.txt {{
+            gzip on;
+            gzip_types text/plain;
+            gzip_min_length 1;
+        }}
     }}
 }}
 "#,
