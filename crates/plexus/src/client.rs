@@ -50,6 +50,8 @@ struct Inner {
     status_retry: Option<(StatusRetry, RetryBudget)>,
     redirect: crate::redirect::Policy,
     decoders: crate::decode::Decoders,
+    /// The `Accept-Encoding` the decoders ask for, made once.
+    accept_encoding: Option<http::HeaderValue>,
     default_headers: HeaderMap,
     pools: Mutex<Pools>,
 }
@@ -135,6 +137,7 @@ impl Client {
                 }),
                 redirect: b.redirect,
                 decoders: b.decoders,
+                accept_encoding: b.decoders.accept_encoding(),
                 default_headers: b.default_headers,
                 pools: Mutex::new(Pools::default()),
             }),
@@ -301,7 +304,10 @@ impl Client {
                 }
             }
         }
-        let decoders = self.inner.decoders.offer(request.headers_mut());
+        let decoders = self
+            .inner
+            .decoders
+            .offer(self.inner.accept_encoding.as_ref(), request.headers_mut());
         let head_request = request.method() == Method::HEAD;
         let span = tracing::debug_span!(
             "request",

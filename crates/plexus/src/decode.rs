@@ -69,6 +69,15 @@ impl Decoders {
         }
     }
 
+    /// The `Accept-Encoding` value naming the enabled decoders; `None` when none is.
+    pub(crate) fn accept_encoding(&self) -> Option<HeaderValue> {
+        let names = self.accepted();
+        if names.is_empty() {
+            return None;
+        }
+        HeaderValue::from_str(&names.join(", ")).ok()
+    }
+
     fn accepted(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.gzip {
@@ -86,28 +95,22 @@ impl Decoders {
         names
     }
 
-    /// Adds `Accept-Encoding` naming what can be decoded, unless the caller set one (then
-    /// the caller decodes) or asks for a range (offsets would be into the encoded body).
-    /// Returns the decoders that apply to the response: none unless it was offered here.
-    pub(crate) fn offer(&self, headers: &mut HeaderMap) -> Decoders {
-        let none = Decoders {
-            max_ratio: self.max_ratio,
-            ..Decoders::none()
+    /// Adds `accept` (this set's [`accept_encoding`](Decoders::accept_encoding), made
+    /// once per client) unless the caller set an `Accept-Encoding` (then the caller
+    /// decodes) or asks for a range (offsets would be into the encoded body). Returns the
+    /// decoders that apply to the response: none unless it was offered here.
+    pub(crate) fn offer(&self, accept: Option<&HeaderValue>, headers: &mut HeaderMap) -> Decoders {
+        let Some(accept) = accept else {
+            return *self;
         };
         if headers.contains_key(ACCEPT_ENCODING) || headers.contains_key(http::header::RANGE) {
-            return none;
+            return Decoders {
+                max_ratio: self.max_ratio,
+                ..Decoders::none()
+            };
         }
-        let names = self.accepted();
-        if names.is_empty() {
-            return none;
-        }
-        match HeaderValue::from_str(&names.join(", ")) {
-            Ok(v) => {
-                headers.insert(ACCEPT_ENCODING, v);
-                *self
-            }
-            Err(_) => none,
-        }
+        headers.insert(ACCEPT_ENCODING, accept.clone());
+        *self
     }
 
     /// The encoding to undo for a response with `headers`, if it is one of ours (a single
