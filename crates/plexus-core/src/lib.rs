@@ -27,6 +27,7 @@ mod connection;
 mod either_body;
 mod error;
 pub mod keep_alive;
+pub mod location;
 mod origin;
 mod record;
 mod shared;

@@ -6,9 +6,9 @@ use http::{Extensions, Method, Request, StatusCode, Uri, Version};
 use plexus_core::{Body, Error, ErrorKind, Origin};
 
 use crate::client::{Client, Deadline};
-use crate::location;
 use crate::redirect::{Attempt, Decision, Policy};
 use crate::response::Response;
+use plexus_core::location;
 
 /// Sends `request`, and the requests its redirects lead to, per `policy`.
 pub(crate) async fn follow(

@@ -75,7 +75,6 @@ mod connect;
 mod decode;
 mod follow;
 mod h3_broken;
-mod location;
 pub mod redirect;
 mod request;
 mod response;

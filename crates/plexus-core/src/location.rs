@@ -2,12 +2,16 @@
 //! RFC 3986 §5 resolves a reference against a base.
 
 use http::Uri;
-use plexus_core::{Error, ErrorKind};
+
+use crate::error::{Error, ErrorKind};
 
 /// The absolute URL that the `Location` value `location` names, relative to `base` (an
 /// absolute URL). The fragment is dropped; bytes a URL may not hold (spaces, non-ASCII)
 /// are percent-encoded, as browsers and curl do.
-pub(crate) fn resolve(base: &Uri, location: &[u8]) -> Result<Uri, Error> {
+///
+/// Fails with [`ErrorKind::UnsupportedScheme`] for a scheme other than http and https, and
+/// with [`ErrorKind::InvalidUrl`] for a target with no host or that is no valid URL.
+pub fn resolve(base: &Uri, location: &[u8]) -> Result<Uri, Error> {
     let encoded = percent_encode_unsafe(location);
     let without_fragment = encoded.split('#').next().unwrap_or_default();
     let reference = Reference::parse(without_fragment);
@@ -26,10 +30,12 @@ pub(crate) fn resolve(base: &Uri, location: &[u8]) -> Result<Uri, Error> {
             remove_dot_segments(reference.path),
             reference.query,
         ),
+        // RFC 3986 keeps the base's path as it is here; its dot segments go too, so that
+        // every result is already normal (and resolves to itself).
         (None, None) if reference.path.is_empty() => (
             base_scheme,
             base_authority,
-            base.path().to_owned(),
+            remove_dot_segments(base.path()),
             reference.query.or(base.query()),
         ),
         (None, None) if reference.path.starts_with('/') => (
@@ -62,13 +68,16 @@ pub(crate) fn resolve(base: &Uri, location: &[u8]) -> Result<Uri, Error> {
         Some(q) => format!("{scheme}://{authority}{path}?{q}"),
         None => format!("{scheme}://{authority}{path}"),
     };
-    target.parse::<Uri>().map_err(|e| {
-        Error::new(ErrorKind::InvalidUrl)
-            .with_message(format!(
-                "the redirect's Location `{encoded}` is not a valid URL"
-            ))
-            .with_source(e)
-    })
+    // The parts taken from the base may hold bytes `http` let through unencoded.
+    percent_encode_unsafe(target.as_bytes())
+        .parse::<Uri>()
+        .map_err(|e| {
+            Error::new(ErrorKind::InvalidUrl)
+                .with_message(format!(
+                    "the redirect's Location `{encoded}` is not a valid URL"
+                ))
+                .with_source(e)
+        })
 }
 
 /// A URI reference split into its parts (RFC 3986 §4.1), fragment already removed.
@@ -243,6 +252,10 @@ mod tests {
             resolved("https://h/", "/already%20encoded"),
             "https://h/already%20encoded"
         );
+        // What the base's own URL lets through is encoded too (found by fuzzing).
+        assert_eq!(resolved("http://h/x/ü", ""), "http://h/x/%C3%BC");
+        assert_eq!(resolved("https://e/c?a`b", "?x`y"), "https://e/c?x%60y");
+        assert_eq!(resolved("http://h/a/./b", ""), "http://h/a/b");
     }
 
     #[test]
