@@ -4,14 +4,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let demo;
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            demo = plexus_examples::demo_server().await?;
-            demo.url("/")
-        }
-    };
+    let (url, _demo) = plexus_examples::url_or_demo("/").await?;
     // One client per process (cheap to clone): it owns the connections.
     let client = plexus_examples::demo_client_builder()?.build()?;
     let response = client.get(&url).send().await?;

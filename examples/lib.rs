@@ -22,6 +22,18 @@ pub async fn demo_server() -> std::io::Result<TestServer> {
     TestServer::builder().start().await
 }
 
+/// The URL given as the program's first argument, or else `demo_path` on a demo server
+/// started here (returned too: it stops when dropped).
+pub async fn url_or_demo(demo_path: &str) -> std::io::Result<(String, Option<TestServer>)> {
+    match std::env::args().nth(1) {
+        Some(url) => Ok((url, None)),
+        None => {
+            let server = demo_server().await?;
+            Ok((server.url(demo_path), Some(server)))
+        }
+    }
+}
+
 /// What one origin's share of a fan-out came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OriginSummary {

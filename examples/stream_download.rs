@@ -6,14 +6,7 @@ use tokio::io::AsyncWriteExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let demo;
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            demo = plexus_examples::demo_server().await?;
-            demo.url("/bytes/104857600")
-        }
-    };
+    let (url, _demo) = plexus_examples::url_or_demo("/bytes/104857600").await?;
     let path = match std::env::args().nth(2) {
         Some(p) => std::path::PathBuf::from(p),
         None => std::env::temp_dir().join(format!("plexus-download-{}", std::process::id())),

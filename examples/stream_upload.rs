@@ -8,14 +8,7 @@ use plexus::Body;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let demo;
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            demo = plexus_examples::demo_server().await?;
-            demo.url("/upload")
-        }
-    };
+    let (url, _demo) = plexus_examples::url_or_demo("/upload").await?;
     let body = match std::env::args().nth(2) {
         Some(path) => {
             let file = tokio::fs::File::open(path).await?;
