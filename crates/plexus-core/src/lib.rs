@@ -19,7 +19,7 @@
 //! assert_eq!(Origin::from_uri(&ftp).unwrap_err().kind(), ErrorKind::UnsupportedScheme);
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod alt_svc;
 mod body;

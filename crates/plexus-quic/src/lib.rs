@@ -10,7 +10,7 @@
 //! [`QuicConnector`]. The TLS configuration is cloned from the client's base one, so QUIC
 //! and TLS-over-TCP share the session store.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::future::Future;
 use std::sync::Arc;

@@ -33,7 +33,7 @@
 //! out of the queue; while it is in flight, the transport cancels the stream. Dropping a
 //! response body frees its stream.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod body;
 mod config;

@@ -12,7 +12,7 @@
 //! HTTP/2 flow-control windows default to 4 MiB per stream and 16 MiB per connection, so
 //! that one h2 download is not throttled by the 64 KiB protocol default (hyper#1813).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::future::Future;
 use std::sync::Arc;

@@ -25,6 +25,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## One client per process
+//!
+//! A [`Client`] owns the connections, the TLS session cache, the Alt-Svc cache and a
+//! scheduler per origin. Build one at start-up and clone it (an `Arc`) wherever requests
+//! are made; a client per request pays DNS, TCP and TLS every time, which is exactly what
+//! plexus exists to avoid.
+//!
+//! ## Protocol selection
+//!
+//! | origin | protocol |
+//! |---|---|
+//! | `https`, server offers h2 by ALPN | HTTP/2: one connection, requests as streams |
+//! | `https`, server picks `http/1.1` | HTTP/1.1 keep-alive, a pool of up to 6 connections |
+//! | `https`, `Alt-Svc: h3` seen (or [`Http3Mode::PriorKnowledge`]) | HTTP/3 raced against TCP; TCP if QUIC fails |
+//! | `http` | HTTP/1.1, or h2c with [`ClientBuilder::http2_prior_knowledge`] |
+//!
+//! [`ClientBuilder::http1_only`] and [`Http3Mode::Only`] pin one protocol;
+//! [`RequestBuilder::http3`] chooses per request.
+//!
+//! ## Retries
+//!
+//! A request is sent again, on another connection, only when that cannot do harm:
+//!
+//! - it never left the client, or the server said it did not process it (h2
+//!   `REFUSED_STREAM`, a stream above a GOAWAY's last stream id, HTTP/3 GOAWAY): any
+//!   method, even a POST;
+//! - the connection closed before any response on a reused HTTP/1.1 connection (the
+//!   server had just timed it out): replay-safe requests only (GET, HEAD, PUT, DELETE,
+//!   OPTIONS, TRACE, an `Idempotency-Key`, or [`RequestBuilder::idempotent`]).
+//!
+//! Statuses (429, 502, 503, 504) are retried only with
+//! [`ClientBuilder::retry_status`], within a budget. [`RequestRecord::retries`] lists every
+//! retry and its reason; [`Error::attempts`] counts them when the request fails.
+//!
 //! ## What happens to a request
 //!
 //! 1. The URL's origin (scheme, host, port) picks a scheduler.
@@ -63,9 +97,22 @@
 //!
 //! ## Defaults
 //!
-//! See [`ClientBuilder`] for every setting and its default.
+//! | setting | default |
+//! |---|---|
+//! | connect timeout (DNS, TCP, TLS) | 10 s |
+//! | request timeout | none |
+//! | read timeout (no body bytes) | 60 s |
+//! | idle connection kept | 90 s |
+//! | connections per origin | 1 HTTP/2, 6 HTTP/1.1 |
+//! | queue per origin | 100,000 requests, 60 s wait |
+//! | redirects | up to 10 ([`redirect::Policy`]) |
+//! | decompression | what the `gzip`, `brotli`, `zstd`, `deflate` features enable (all off by default) |
+//! | HTTP/3 | after `Alt-Svc` ([`Http3Mode::AltSvc`]), 0-RTT for replay-safe requests |
+//! | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+//!
+//! See [`ClientBuilder`] for every setting.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod alt_svc_cache;
 mod alt_svc_file;
