@@ -16,6 +16,7 @@ mod malformed;
 mod multiplexing;
 mod peer_faults;
 mod peers;
+mod proxy;
 mod redirects;
 mod request_helpers;
 mod smoke;

@@ -13,7 +13,7 @@ use plexus::{Body, Client, Error, ErrorKind, Http3Mode, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use crate::request_args::{RequestShape, TlsArgs};
+use crate::request_args::{ProxyArgs, RequestShape, TlsArgs};
 use crate::stats::RunStats;
 use crate::write_out::{Template, Vars};
 
@@ -74,6 +74,8 @@ pub(crate) struct GetArgs {
     alt_svc: Option<PathBuf>,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    proxy: ProxyArgs,
     /// Fetch the URL list this many times.
     #[arg(long, default_value_t = 1, value_name = "N")]
     repeat: usize,
@@ -117,6 +119,10 @@ pub(crate) struct GetArgs {
     /// No error messages.
     #[arg(short, long)]
     silent: bool,
+    /// Fail on an HTTP error (status 400 or above): write no body, say so, and exit with
+    /// 22, as curl's `-f`. Without it an HTTP error is a successful transfer.
+    #[arg(short = 'f', long)]
+    fail: bool,
 }
 
 /// Where bodies go.
@@ -174,6 +180,8 @@ struct Settings {
     include: bool,
     /// Bodies are written whole when transfers overlap, so they do not interleave.
     whole_bodies: bool,
+    /// `-f`: an HTTP error status fails the transfer.
+    fail: bool,
 }
 
 /// Runs `plexus get`; returns the process exit code.
@@ -207,6 +215,7 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
     let started = Instant::now();
     let mut stats = RunStats::default();
     let mut first_error: Option<Error> = None;
+    let mut http_failed = false;
     let mut transfers = stream::iter(jobs)
         .map(|job| transfer(&client, job, &settings, &sink))
         .buffer_unordered(args.parallel.max(1));
@@ -227,6 +236,14 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
                 eprintln!("plexus: {}: {}", t.vars.url, crate::error_chain(e));
             }
             first_error.get_or_insert_with(|| e.clone());
+        } else if args.fail && t.vars.response_code >= 400 {
+            if !args.silent {
+                eprintln!(
+                    "plexus: {}: the server answered {}",
+                    t.vars.url, t.vars.response_code
+                );
+            }
+            http_failed = true;
         }
         stats.record(&t);
     }
@@ -239,11 +256,17 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    Ok(first_error.map_or(0, |e| crate::exit_code(&e)))
+    Ok(match first_error {
+        Some(e) => crate::exit_code(&e),
+        // curl's CURLE_HTTP_RETURNED_ERROR.
+        None if http_failed => 22,
+        None => 0,
+    })
 }
 
 async fn build_client(args: &GetArgs) -> Result<Client, String> {
     let mut builder = args.tls.apply(Client::builder()).await?;
+    builder = args.proxy.apply(builder)?;
     if args.http1_1 {
         builder = builder.http1_only();
     } else if args.http2_prior_knowledge {
@@ -307,6 +330,7 @@ async fn settings(args: &GetArgs) -> Result<Settings, String> {
         verbose: args.verbose,
         include: args.include,
         whole_bodies: args.parallel > 1,
+        fail: args.fail,
     })
 }
 
@@ -400,6 +424,9 @@ async fn fetch(
     describe(&response, vars);
     if s.verbose {
         verbose_response(&response);
+    }
+    if s.fail && response.status().as_u16() >= 400 {
+        return Ok(());
     }
     let mut head = String::new();
     if s.include {
@@ -495,8 +522,12 @@ fn verbose_response(response: &Response) {
                 )
             },
         );
+        let via = match &c.proxy {
+            Some(proxy) => format!(" (a CONNECT tunnel through proxy {proxy})"),
+            None => String::new(),
+        };
         eprintln!(
-            "* New connection {} to {} at {} over {}, ALPN {}, speaking {}",
+            "* New connection {} to {} at {}{via} over {}, ALPN {}, speaking {}",
             c.id,
             c.origin,
             c.remote_addr,

@@ -195,7 +195,9 @@ async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
         // A load generator measures the URL it is given, as h2load and wrk do, and
         // reads the bytes as sent.
         .redirect(plexus::redirect::Policy::none())
-        .no_decompression();
+        .no_decompression()
+        // ... and goes to it directly, whatever proxy the environment names.
+        .no_proxy();
     builder = if args.h1 {
         builder.http1_only()
     } else if args.h2 && cleartext {

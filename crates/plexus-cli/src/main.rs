@@ -118,6 +118,7 @@ pub(crate) fn exit_code(e: &plexus::Error) -> i32 {
         K::RequestBody => 26,
         K::InvalidRequest => 2,
         K::Redirect => 47,
+        K::Proxy => 56,
         _ => 16,
     }
 }

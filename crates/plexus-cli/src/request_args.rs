@@ -1,12 +1,12 @@
-//! Flags that `plexus get` and `plexus load` share: TLS trust, and what each request
-//! carries (method, headers, body).
+//! Flags that `plexus get` and `plexus load` share: TLS trust, proxies, and what each
+//! request carries (method, headers, body).
 
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::Method;
-use plexus::{Certificate, ClientBuilder};
+use plexus::{Certificate, ClientBuilder, NoProxy, Proxy};
 
 /// How the server's certificate is checked.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -34,6 +34,52 @@ impl TlsArgs {
         }
         if self.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+        }
+        Ok(builder)
+    }
+}
+
+/// Which proxy connections go through (curl's flags). Without `-x`, the environment's
+/// `HTTPS_PROXY`, `http_proxy`, `ALL_PROXY` and `NO_PROXY` apply, as in curl.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct ProxyArgs {
+    /// Tunnel every connection through this proxy (`http://[USER:PASSWORD@]HOST[:PORT]`
+    /// or `https://...`) with HTTP CONNECT; HTTP/3 is not used through a proxy.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// `USER:PASSWORD` for the proxy (Basic).
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    pub(crate) proxy_user: Option<String>,
+    /// Hosts that go direct, comma-separated (domains, IP addresses, networks, `*`);
+    /// replaces `NO_PROXY`.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub(crate) noproxy: Option<String>,
+}
+
+impl ProxyArgs {
+    /// Applies the flags to `builder`.
+    pub(crate) fn apply(&self, mut builder: ClientBuilder) -> Result<ClientBuilder, String> {
+        let error = |e: plexus::Error| crate::error_chain(&e);
+        let proxies = match &self.proxy {
+            Some(url) => vec![Proxy::all(url).map_err(error)?],
+            None if self.noproxy.is_some() || self.proxy_user.is_some() => {
+                Proxy::from_env().map_err(error)?
+            }
+            // The client reads the environment itself.
+            None => return Ok(builder),
+        };
+        if proxies.is_empty() {
+            return Ok(builder.no_proxy());
+        }
+        for mut proxy in proxies {
+            if let Some(user) = &self.proxy_user {
+                let (name, password) = user.split_once(':').unwrap_or((user, ""));
+                proxy = proxy.basic_auth(name, password);
+            }
+            if let Some(list) = &self.noproxy {
+                proxy = proxy.no_proxy(NoProxy::from_list(list));
+            }
+            builder = builder.proxy(proxy);
         }
         Ok(builder)
     }

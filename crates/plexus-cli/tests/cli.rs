@@ -1,11 +1,11 @@
 //! The `plexus` binary against in-process servers: memory bounds of streamed transfers,
-//! `-w`, `--stats-json`, exit codes.
+//! `-w`, `--stats-json`, proxies, exit codes.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use plexus_testkit::{test_certs, TestServer};
+use plexus_testkit::{test_certs, ConnectProxy, TestServer};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -16,10 +16,33 @@ struct Run {
     peak_rss: u64,
 }
 
+/// The environment variables that name proxies: cleared for every run, so that the
+/// machine's own settings do not reach the tests.
+const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// Runs `plexus` with `args`, sampling its peak resident set size (the kernel's VmHWM)
 /// until it exits.
 async fn plexus(args: &[&str]) -> Run {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plexus"))
+    plexus_env(args, &[]).await
+}
+
+/// [`plexus`] with environment variables set.
+async fn plexus_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_plexus"));
+    for var in PROXY_VARS {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -265,6 +288,165 @@ async fn errors_exit_with_curl_codes() {
     assert_eq!(refused.code, 7, "{}", refused.stderr);
     let bad = plexus(&["get", "ht tp://nope"]).await;
     assert_eq!(bad.code, 3, "{}", bad.stderr);
+}
+
+/// Timeouts exit with 28 (`--max-time` on a slow response, `--connect-timeout` on a TLS
+/// handshake the server never answers); an HTTP error exits 0, or 22 with `-f`, which
+/// writes no body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_and_http_errors_exit_with_curl_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let slow = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "--max-time",
+        "0.3",
+        &server.url("/delay/5000"),
+    ])
+    .await;
+    assert_eq!(slow.code, 28, "{}", slow.stderr);
+    assert!(slow.stderr.contains("timed out"), "{}", slow.stderr);
+
+    // Accepts TCP, never says a word of TLS.
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mute_url = format!(
+        "https://localhost:{}/",
+        mute.local_addr().expect("addr").port()
+    );
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = mute.accept().await {
+            held.push(socket);
+        }
+    });
+    let stuck = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "--connect-timeout",
+        "0.3",
+        &mute_url,
+    ])
+    .await;
+    held.abort();
+    assert_eq!(stuck.code, 28, "{}", stuck.stderr);
+    assert!(
+        stuck.stderr.contains("connect timed out"),
+        "{}",
+        stuck.stderr
+    );
+
+    let missing = server.url("/status/404");
+    let plain = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-w",
+        "%{response_code}",
+        &missing,
+    ])
+    .await;
+    assert_eq!(
+        (plain.code, plain.stdout.as_str()),
+        (0, "404"),
+        "{}",
+        plain.stderr
+    );
+    let failed = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-f",
+        "-w",
+        "%{response_code}",
+        &missing,
+    ])
+    .await;
+    assert_eq!(
+        (failed.code, failed.stdout.as_str()),
+        (22, "404"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("answered 404"), "{}", failed.stderr);
+    let ok = plexus(&["get", "--cacert", s(&ca), "-f", &server.url("/hello")]).await;
+    assert_eq!(
+        (ok.code, ok.stdout.as_str()),
+        (0, "Hello, World!"),
+        "{}",
+        ok.stderr
+    );
+}
+
+/// Proxies from `HTTPS_PROXY` (minus `NO_PROXY` hosts) and from `-x` / `-U`, counted on
+/// the proxy; a refused tunnel exits 56, a proxy variable that is not a URL is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_from_the_environment_and_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/hello");
+    let get = |extra: &'static [&'static str]| {
+        let mut a = vec!["get", "--cacert", s(&ca), "-w", " %{http_version}"];
+        a.extend_from_slice(extra);
+        a.push(&url);
+        a
+    };
+    let proxy = ConnectProxy::start().await.expect("proxy");
+    let via_env = plexus_env(&get(&[]), &[("HTTPS_PROXY", &proxy.url())]).await;
+    assert_eq!(
+        (via_env.code, via_env.stdout.as_str()),
+        (0, "Hello, World! 2"),
+        "{}",
+        via_env.stderr
+    );
+    assert_eq!(
+        proxy.stats().tunnels,
+        [format!("localhost:{}", server.port())]
+    );
+    let bypassed = plexus_env(
+        &get(&[]),
+        &[
+            ("https_proxy", &proxy.url()),
+            ("NO_PROXY", "example.test, localhost"),
+        ],
+    )
+    .await;
+    assert_eq!(bypassed.code, 0, "{}", bypassed.stderr);
+    assert_eq!(proxy.stats().tunnels.len(), 1, "NO_PROXY went direct");
+    // http_proxy covers http:// only.
+    let other_scheme = plexus_env(&get(&[]), &[("http_proxy", &proxy.url())]).await;
+    assert_eq!(other_scheme.code, 0, "{}", other_scheme.stderr);
+    assert_eq!(proxy.stats().tunnels.len(), 1);
+
+    let guarded = ConnectProxy::builder()
+        .basic_auth("dave", "pw")
+        .start()
+        .await
+        .expect("proxy");
+    let mut refused = get(&["-v", "-x"]);
+    let guarded_url = guarded.url();
+    refused.insert(refused.len() - 1, &guarded_url);
+    let run = plexus(&refused).await;
+    assert_eq!(run.code, 56, "{}", run.stderr);
+    assert!(run.stderr.contains("407"), "{}", run.stderr);
+    let mut with_user = get(&["-v", "-U", "dave:pw", "-x"]);
+    with_user.insert(with_user.len() - 1, &guarded_url);
+    let run = plexus(&with_user).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("through proxy"), "{}", run.stderr);
+    assert_eq!(guarded.stats().tunnels.len(), 1);
+    assert_eq!(guarded.stats().auth_refused, 1);
+
+    let bad = plexus_env(&get(&[]), &[("HTTPS_PROXY", "socks5://127.0.0.1:1080")]).await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("HTTPS_PROXY"), "{}", bad.stderr);
+    assert_eq!(server.stats().requests, 4);
 }
 
 /// `--retry N` re-sends a GET answered with 503, as the server counts.

@@ -206,6 +206,9 @@ pub struct ConnectionInfo {
     pub timings: ConnectTimings,
     /// How QUIC and TCP were raced for it, if they were.
     pub race: Option<Race>,
+    /// The proxy the connection is tunnelled through (`host:port`), if any; then
+    /// `remote_addr` is the proxy's address.
+    pub proxy: Option<String>,
 }
 
 /// A request that failed at a connection, with the request handed back when it was never

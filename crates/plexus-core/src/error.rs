@@ -65,6 +65,10 @@ pub enum ErrorKind {
     /// The response body could not be decoded as asked (JSON that does not parse or
     /// does not fit the type).
     Decode,
+    /// The proxy did not open a tunnel to the origin: it answered the `CONNECT` with a
+    /// status other than 2xx (407: proxy authentication required), or with something
+    /// that is not HTTP. Nothing reached the origin.
+    Proxy,
 }
 
 impl ErrorKind {
@@ -90,6 +94,7 @@ impl ErrorKind {
             ErrorKind::RetryableStatus => "retryable response status",
             ErrorKind::Redirect => "redirect not followed",
             ErrorKind::Decode => "response body could not be decoded",
+            ErrorKind::Proxy => "proxy tunnel failed",
         }
     }
 }
@@ -137,7 +142,8 @@ impl Error {
             | ErrorKind::ConnectTimeout
             | ErrorKind::Tls
             | ErrorKind::QueueTimeout
-            | ErrorKind::QueueFull => Delivery::NotSent,
+            | ErrorKind::QueueFull
+            | ErrorKind::Proxy => Delivery::NotSent,
             ErrorKind::Refused => Delivery::Unprocessed,
             ErrorKind::Timeout
             | ErrorKind::StreamReset

@@ -254,6 +254,7 @@ mod tests {
                     tls_done: None,
                 },
                 race: None,
+                proxy: None,
             },
             1,
         )

@@ -219,6 +219,7 @@ pub(crate) async fn establish(
             tls_done: Some(connected),
         },
         race: None,
+        proxy: None,
     };
     let (mut driver, sender) = h3::client::builder()
         .max_field_section_size(config.max_field_section_size)

@@ -170,6 +170,7 @@ fn pool(server: &Arc<Server>, config: PoolConfig) -> Pool<MockConn> {
                         tls_done: None,
                     },
                     race: None,
+                    proxy: None,
                 }),
                 server,
                 state: Arc::new(Mutex::new(ConnectionState::Ready)),

@@ -8,6 +8,8 @@ use plexus_core::{
     ConnectTimings, ConnectionId, ConnectionInfo, Error, ErrorKind, Origin, Protocol, TlsInfo,
 };
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tracing::Instrument;
 
@@ -15,6 +17,7 @@ use crate::h1::{self, H1Settings};
 use crate::h2::{self, H2Settings};
 use crate::happy_eyeballs;
 use crate::io::MaybeTls;
+use crate::tunnel::{self, ProxyEndpoint};
 use crate::TcpConnection;
 
 /// Which HTTP versions to speak over TCP.
@@ -107,8 +110,19 @@ impl TcpConnector {
         origin: &Origin,
         policy: HttpVersionPolicy,
     ) -> Result<TcpConnection, Error> {
-        let span = tracing::debug_span!("connect", %origin);
-        let attempt = self.connect_inner(origin, policy).instrument(span);
+        self.connect_via(origin, policy, None).await
+    }
+
+    /// Sets up a connection to `origin`, through a `CONNECT` tunnel of `proxy` when one
+    /// is given, bounded by the connect timeout (which then covers the tunnel too).
+    pub async fn connect_via(
+        &self,
+        origin: &Origin,
+        policy: HttpVersionPolicy,
+        proxy: Option<&ProxyEndpoint>,
+    ) -> Result<TcpConnection, Error> {
+        let span = tracing::debug_span!("connect", %origin, proxy = proxy.map(|p| p.authority()));
+        let attempt = self.connect_inner(origin, policy, proxy).instrument(span);
         let result = match self.config.connect_timeout {
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
                 Ok(r) => r,
@@ -124,16 +138,48 @@ impl TcpConnector {
         &self,
         origin: &Origin,
         policy: HttpVersionPolicy,
+        proxy: Option<&ProxyEndpoint>,
     ) -> Result<TcpConnection, Error> {
         let started = Instant::now();
-        let addrs = happy_eyeballs::resolve(origin.host(), origin.port()).await?;
+        let (host, port) = match proxy {
+            Some(p) => (p.host.as_str(), p.port),
+            None => (origin.host(), origin.port()),
+        };
+        let in_proxy = |e: Error| match proxy {
+            Some(p) => {
+                let what = e.message().unwrap_or_default().to_string();
+                e.with_message(format!("proxy {}: {what}", p.authority()))
+            }
+            None => e,
+        };
+        let addrs = happy_eyeballs::resolve(host, port)
+            .await
+            .map_err(in_proxy)?;
         let resolved = Instant::now();
-        let tcp = happy_eyeballs::connect(&addrs, self.config.happy_eyeballs_delay).await?;
-        let connected = Instant::now();
+        let tcp = happy_eyeballs::connect(&addrs, self.config.happy_eyeballs_delay)
+            .await
+            .map_err(in_proxy)?;
         let remote_addr = tcp
             .peer_addr()
             .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
         let local_addr = tcp.local_addr().ok();
+
+        let io = match proxy {
+            Some(p) => {
+                let mut io = if p.tls {
+                    let (stream, _, _) = tls_over(self.tls_h1.as_ref(), &p.host, tcp)
+                        .await
+                        .map_err(in_proxy)?;
+                    MaybeTls::Tls(Box::new(stream))
+                } else {
+                    MaybeTls::Plain(tcp)
+                };
+                tunnel::establish(&mut io, p, origin).await?;
+                io
+            }
+            None => MaybeTls::Plain(tcp),
+        };
+        let connected = Instant::now();
 
         let (io, alpn, tls, tls_done) = if origin.is_tls() {
             let connector = match policy {
@@ -141,34 +187,20 @@ impl TcpConnector {
                 HttpVersionPolicy::Http1Only => &self.tls_h1,
                 HttpVersionPolicy::Http2PriorKnowledge => &self.tls_h2,
             };
-            let connector = connector.as_ref().ok_or_else(|| {
-                Error::new(ErrorKind::Tls).with_message("no TLS configuration for https")
-            })?;
-            let name = ServerName::try_from(origin.host().to_string()).map_err(|e| {
-                Error::new(ErrorKind::InvalidUrl)
-                    .with_message(format!(
-                        "`{}` is not a valid TLS server name",
-                        origin.host()
-                    ))
-                    .with_source(e)
-            })?;
-            let stream = connector
-                .connect(name, tcp)
-                .await
-                .map_err(crate::classify::tls_handshake)?;
-            let (_, session) = stream.get_ref();
-            let alpn = session
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
-            let info = tls_info(session);
-            (
-                MaybeTls::Tls(Box::new(stream)),
-                alpn,
-                Some(info),
-                Some(Instant::now()),
-            )
+            let (io, alpn, info) = match io {
+                MaybeTls::Plain(tcp) => {
+                    let (s, alpn, info) = tls_over(connector.as_ref(), origin.host(), tcp).await?;
+                    (MaybeTls::Tls(Box::new(s)), alpn, info)
+                }
+                tunnel => {
+                    let (s, alpn, info) =
+                        tls_over(connector.as_ref(), origin.host(), tunnel).await?;
+                    (MaybeTls::Nested(Box::new(s)), alpn, info)
+                }
+            };
+            (io, alpn, Some(info), Some(Instant::now()))
         } else {
-            (MaybeTls::Plain(tcp), None, None, None)
+            (io, None, None, None)
         };
 
         let protocol = match (policy, alpn.as_deref()) {
@@ -190,6 +222,7 @@ impl TcpConnector {
                 tls_done,
             },
             race: None,
+            proxy: proxy.map(ProxyEndpoint::authority),
         };
         tracing::debug!(
             conn = %info.id,
@@ -208,6 +241,35 @@ impl TcpConnector {
             )),
         }
     }
+}
+
+/// A TLS handshake with `host` over `io`: the stream, the ALPN protocol the server
+/// picked, and the session's facts.
+async fn tls_over<S>(
+    connector: Option<&TlsConnector>,
+    host: &str,
+    io: S,
+) -> Result<(TlsStream<S>, Option<String>, TlsInfo), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let connector = connector
+        .ok_or_else(|| Error::new(ErrorKind::Tls).with_message("no TLS configuration for https"))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| {
+        Error::new(ErrorKind::InvalidUrl)
+            .with_message(format!("`{host}` is not a valid TLS server name"))
+            .with_source(e)
+    })?;
+    let stream = connector
+        .connect(name, io)
+        .await
+        .map_err(crate::classify::tls_handshake)?;
+    let (_, session) = stream.get_ref();
+    let alpn = session
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let info = tls_info(session);
+    Ok((stream, alpn, info))
 }
 
 fn tls_info(session: &rustls::ClientConnection) -> TlsInfo {

@@ -1,4 +1,5 @@
-//! The byte stream under HTTP: a TCP socket, with or without TLS.
+//! The byte stream under HTTP: a TCP socket, with or without TLS, or TLS to the origin
+//! inside a TLS connection to a proxy.
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +14,8 @@ use tokio_rustls::client::TlsStream;
 pub(crate) enum MaybeTls {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// The origin's TLS through a tunnel that is itself TLS (an `https://` proxy).
+    Nested(Box<TlsStream<MaybeTls>>),
 }
 
 impl AsyncRead for MaybeTls {
@@ -24,6 +27,7 @@ impl AsyncRead for MaybeTls {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            MaybeTls::Nested(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -37,6 +41,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            MaybeTls::Nested(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -48,6 +53,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            MaybeTls::Nested(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -55,6 +61,7 @@ impl AsyncWrite for MaybeTls {
         match self {
             MaybeTls::Plain(s) => s.is_write_vectored(),
             MaybeTls::Tls(s) => s.is_write_vectored(),
+            MaybeTls::Nested(s) => s.is_write_vectored(),
         }
     }
 
@@ -62,6 +69,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            MaybeTls::Nested(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -69,6 +77,7 @@ impl AsyncWrite for MaybeTls {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            MaybeTls::Nested(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -31,11 +31,13 @@ mod h2_health;
 mod happy_eyeballs;
 mod io;
 mod keep_alive;
+mod tunnel;
 
 pub use connector::{HttpVersionPolicy, TcpConfig, TcpConnector};
 pub use h1::{H1Body, H1Settings};
 pub use h2::{H2Body, H2Settings};
 pub use plexus_core::keep_alive::{has_connection_close, KeepAliveHeader};
+pub use tunnel::ProxyEndpoint;
 
 use plexus_core::ConnectionShared as Shared;
 

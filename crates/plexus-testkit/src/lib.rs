@@ -13,6 +13,8 @@
 //!   to UDP (QUIC), for demos, benchmarks and 0-RTT tests.
 //! * [`UdpRelay`]: a UDP relay that impairs the path as an [`Impairment`] says (delay,
 //!   bottleneck, loss in bursts, blackhole periods, NAT rebinding) and counts what it did.
+//! * [`ConnectProxy`]: an HTTP `CONNECT` proxy (cleartext or TLS, with or without
+//!   credentials, or answering with canned bytes) that counts the tunnels it opened.
 //! * [`routes`]: the paths every server answers.
 //! * [`peers`]: third-party servers (Caddy, nghttpd, nginx) on fresh ports.
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@
 
 mod black_hole;
 mod certs;
+mod connect_proxy;
 mod delay_line;
 mod fault_io;
 mod faults;
@@ -40,6 +43,7 @@ mod udp_relay;
 
 pub use black_hole::UdpBlackHole;
 pub use certs::{test_certs, CertFiles, TestCerts, TEST_NAMES};
+pub use connect_proxy::{ConnectProxy, ConnectProxyBuilder, ProxyStats};
 pub use delay_line::DelayLine;
 pub use hostile_h2::{H2Hostility, HostileH2Server, HOSTILE_BYTES};
 pub use hostile_h3::{H3Hostility, HostileH3Server};

@@ -42,6 +42,7 @@ use crate::transport::Http3Mode;
 /// | [`quic_idle_timeout`](Self::quic_idle_timeout) / keep-alive | 30 s / 10 s |
 /// | TLS | 1.3 and 1.2, certificates verified against Mozilla's roots |
 /// | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+/// | [`proxy`](Self::proxy) | from `HTTPS_PROXY`, `http_proxy`, `ALL_PROXY`, `NO_PROXY` |
 #[derive(Debug)]
 pub struct ClientBuilder {
     pub(crate) tcp: TcpConfig,
@@ -60,6 +61,8 @@ pub struct ClientBuilder {
     pub(crate) redirect: crate::redirect::Policy,
     pub(crate) decoders: crate::decode::Decoders,
     pub(crate) default_headers: HeaderMap,
+    /// `None`: the proxies the environment names.
+    pub(crate) proxies: Option<Vec<crate::Proxy>>,
     error: Option<Error>,
 }
 
@@ -88,6 +91,7 @@ impl Default for ClientBuilder {
             redirect: crate::redirect::Policy::default(),
             decoders: crate::decode::Decoders::default(),
             default_headers,
+            proxies: None,
             error: None,
         }
     }
@@ -281,6 +285,23 @@ impl ClientBuilder {
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.version_policy = HttpVersionPolicy::Http2PriorKnowledge;
         self.http3 = Http3Mode::Off;
+        self
+    }
+
+    /// Sends connections through `proxy` (HTTP `CONNECT` tunnels; see [`Proxy`]). Called
+    /// more than once, the first proxy that covers an origin carries it. Naming a proxy
+    /// turns off the proxies of the environment (`HTTPS_PROXY` and the like), which are
+    /// used by default.
+    ///
+    /// [`Proxy`]: crate::Proxy
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxies.get_or_insert_with(Vec::new).push(proxy);
+        self
+    }
+
+    /// No proxy at all: every connection goes direct, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxies = Some(Vec::new());
         self
     }
 

@@ -17,6 +17,7 @@ use crate::alt_svc_cache::AltSvcCache;
 use crate::builder::ClientBuilder;
 use crate::connect::Connectors;
 use crate::h3_broken::BrokenH3;
+use crate::proxy::Proxies;
 use crate::request::{IntoUri, RequestBuilder, Timeout};
 use crate::response::{BodyLimits, Response};
 use crate::status_retry::{RetryBudget, StatusRetry};
@@ -101,6 +102,10 @@ impl Client {
 
     pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client, Error> {
         let tls = crate::tls::client_config(&b.tls)?;
+        let proxies = match &b.proxies {
+            Some(list) => Proxies::new(list.clone()),
+            None => Proxies::from_env()?,
+        };
         // A QUIC path that fails marks the origin's HTTP/3 broken (see `connect`).
         let broken = Arc::new(BrokenH3::new(b.http3_broken_backoff));
         let path_broken = Arc::clone(&broken);
@@ -125,6 +130,7 @@ impl Client {
                     race_head_start: b.http3_race_delay,
                     alt_svc,
                     broken,
+                    proxies,
                 }),
                 pool_config: b.pool,
                 version_policy: b.version_policy,

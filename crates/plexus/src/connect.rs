@@ -1,6 +1,9 @@
 //! How the client gets a new connection to an origin: which transport the HTTP/3 policy,
 //! the Alt-Svc cache and the broken-h3 memory allow, and the race between QUIC and TCP.
 //!
+//! An origin a proxy covers is reached over TCP through the proxy, never raced (QUIC
+//! cannot cross an HTTP proxy), unless the mode is [`Http3Mode::Only`].
+//!
 //! The race (when h3 is a candidate): QUIC starts first; TCP starts after a head start
 //! (default 300 ms, what Chromium waits when it knows no RTT; curl waits 100-200 ms); the
 //! first connection ready wins and carries the request. A QUIC failure at any point marks
@@ -20,6 +23,7 @@ use plexus_tcp::{HttpVersionPolicy, TcpConnector};
 
 use crate::alt_svc_cache::AltSvcCache;
 use crate::h3_broken::BrokenH3;
+use crate::proxy::Proxies;
 use crate::transport::{AnyConnection, Http3Mode};
 
 /// What opens connections, and the memory that decides between them.
@@ -31,6 +35,7 @@ pub(crate) struct Connectors {
     pub(crate) race_head_start: Duration,
     pub(crate) alt_svc: AltSvcCache,
     pub(crate) broken: Arc<BrokenH3>,
+    pub(crate) proxies: Proxies,
 }
 
 type QuicAttempt = Pin<Box<dyn Future<Output = Result<QuicConnection, Error>> + Send>>;
@@ -64,6 +69,14 @@ impl Connectors {
                 .connect(origin)
                 .await
                 .map(|c| AnyConnection::quic(c, None));
+        }
+        if let Some(proxy) = self.proxies.for_origin(origin) {
+            // QUIC cannot go through an HTTP proxy: TCP only.
+            return self
+                .tcp
+                .connect_via(origin, policy, Some(proxy))
+                .await
+                .map(|c| AnyConnection::tcp(c, None));
         }
         match self.h3_target(origin, http3) {
             Some(via) => self.race(origin, via, policy).await,

@@ -122,6 +122,7 @@ mod connect;
 mod decode;
 mod follow;
 mod h3_broken;
+mod proxy;
 pub mod redirect;
 mod request;
 mod response;
@@ -139,6 +140,7 @@ pub use plexus_core::{
     Origin, Protocol, RequestRecord, TlsInfo,
 };
 pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
+pub use proxy::{NoProxy, Proxy};
 pub use request::{IntoUri, RequestBuilder};
 pub use response::{Response, ResponseBody};
 pub use status_retry::StatusRetry;

@@ -25,6 +25,7 @@ mod nghttpd;
 mod nginx;
 mod ngtcp2;
 mod probe;
+mod tinyproxy;
 
 pub use aioquic::{aioquic, aioquic_with, AioquicOptions};
 pub use caddy::caddy;
@@ -32,6 +33,7 @@ pub use hypercorn::hypercorn;
 pub use nghttpd::{nghttpd, nghttpd_with, NghttpdOptions};
 pub use nginx::{nginx, NginxOptions};
 pub use ngtcp2::{ngtcp2, ngtcp2_with, Ngtcp2Options};
+pub use tinyproxy::{tinyproxy, ProxyPeer};
 
 /// How a peer is checked ready.
 #[derive(Debug, Clone, Copy)]
