@@ -5,6 +5,7 @@ mod alt_svc;
 mod bad_input;
 mod client;
 mod decompression;
+mod events;
 mod faults;
 mod goaway;
 mod h3;

@@ -307,6 +307,12 @@ pub trait Connection: Clone + Send + Sync + 'static {
     /// it. `None` while it is ready.
     fn close_cause(&self) -> Option<Error>;
 
+    /// Whether the connection went through draining (a `GOAWAY`, `Connection: close`, a
+    /// graceful close) rather than straight from ready to closed. Default: false.
+    fn drained(&self) -> bool {
+        false
+    }
+
     /// Resolves once the state or the peer's limit (`capacity().max_concurrent`) has changed
     /// after this call returned (`in_flight` changes alone do not wake it). Call it,
     /// then read [`state`](Connection::state) / [`capacity`](Connection::capacity), then

@@ -26,6 +26,7 @@ pub struct ConnectionShared {
     in_flight: AtomicUsize,
     max_concurrent: AtomicUsize,
     limit_known: AtomicBool,
+    drained: AtomicBool,
     cause: OnceLock<Error>,
     changes: Signal,
     driver: AtomicWaker,
@@ -42,6 +43,7 @@ impl ConnectionShared {
             in_flight: AtomicUsize::new(0),
             max_concurrent: AtomicUsize::new(max_concurrent),
             limit_known: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
             cause: OnceLock::new(),
             changes: Signal::default(),
             driver: AtomicWaker::new(),
@@ -85,6 +87,9 @@ impl ConnectionShared {
         if previous >= target {
             return false;
         }
+        if target == DRAINING {
+            self.drained.store(true, Ordering::Release);
+        }
         let cause = cause()
             .with_origin(&self.info.origin)
             .with_protocol(self.info.protocol);
@@ -115,6 +120,11 @@ impl ConnectionShared {
             tracing::trace!(conn = %self.info.id, max_concurrent = n, known, "peer stream limit");
             self.changes.notify();
         }
+    }
+
+    /// Whether the connection began draining before it closed.
+    pub fn drained(&self) -> bool {
+        self.drained.load(Ordering::Acquire)
     }
 
     /// Why the connection closed or began draining.

@@ -57,6 +57,10 @@ impl Connection for QuicConnection {
         self.shared.close_cause()
     }
 
+    fn drained(&self) -> bool {
+        self.shared.drained()
+    }
+
     fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
         self.shared.changed()
     }

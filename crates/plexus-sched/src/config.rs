@@ -25,6 +25,8 @@ pub struct PoolConfig {
     pub queue_timeout: Option<Duration>,
     /// When failed requests are re-sent.
     pub retry: RetryPolicy,
+    /// Told of every [`PoolEvent`](crate::PoolEvent). Default: none.
+    pub events: Option<crate::EventHook>,
 }
 
 impl Default for PoolConfig {
@@ -36,6 +38,7 @@ impl Default for PoolConfig {
             max_queue: 100_000,
             queue_timeout: Some(Duration::from_secs(60)),
             retry: RetryPolicy::default(),
+            events: None,
         }
     }
 }

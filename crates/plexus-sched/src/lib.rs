@@ -22,7 +22,9 @@
 //!   (refused streams, streams above a GOAWAY's last stream id, never sent) are re-sent
 //!   whatever their method; replay-safe requests also after a reused connection closed
 //!   before any response; nothing else;
-//! * **observability**: [`Pool::snapshot`].
+//! * **observability**: [`Pool::snapshot`], and an [`EventHook`] in the
+//!   [`PoolConfig`] that hears every [`PoolEvent`] (connection opened, connect failed,
+//!   draining, closed with its [`CloseReason`], retry).
 //!
 //! The decisions are made by a plain state machine (`core`) with time passed in, tested
 //! without sockets; an async driver (`pool`) carries them out.
@@ -38,12 +40,14 @@
 mod body;
 mod config;
 mod core;
+mod events;
 mod pool;
 mod retry;
 mod snapshot;
 
 pub use body::LeasedBody;
 pub use config::{PoolConfig, RetryPolicy};
+pub use events::{CloseReason, EventHook, PoolEvent};
 pub use pool::{Connect, Pool};
 pub use retry::try_clone_request;
 pub use snapshot::{ConnectionSnapshot, OriginSnapshot};

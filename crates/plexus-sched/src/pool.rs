@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::body::LeasedBody;
 use crate::config::PoolConfig;
 use crate::core::{Acquired, Core, CoreConfig, LeaseInfo, Outcome, SlotId, WaiterId};
+use crate::events::{CloseReason, EventHook, PoolEvent};
 use crate::retry::{self, Attempt};
 use crate::snapshot::{ConnectionSnapshot, OriginSnapshot};
 
@@ -90,24 +91,68 @@ struct State<C: Connection> {
 }
 
 /// A pooled connection and the signal that wakes its watcher, shared: every lease holds
-/// one, and a count is cheaper to copy than a connection handle.
-struct Entry<C>(Arc<EntryParts<C>>);
+/// one, and a count is cheaper to copy than a connection handle. When the last holder
+/// lets go (the pool, its watcher and every request done with it), the event hook hears
+/// that the connection closed.
+struct Entry<C: Connection>(Arc<EntryParts<C>>);
 
-struct EntryParts<C> {
+struct EntryParts<C: Connection> {
     conn: C,
     wake_watcher: Notify,
+    /// The client, not the server, made it drain (for [`PoolEvent::ConnectionDraining`]).
+    retired_by_client: AtomicBool,
+    /// Responses it delivered (counted only when an event hook listens).
+    requests: AtomicU64,
+    events: Option<EventHook>,
+    /// Why it left the pool, when its watcher knows better than the connection.
+    end: Mutex<Option<CloseReason>>,
 }
 
-impl<C> Entry<C> {
-    fn new(conn: C) -> Entry<C> {
+impl<C: Connection> Entry<C> {
+    fn new(conn: C, events: Option<EventHook>) -> Entry<C> {
         Entry(Arc::new(EntryParts {
             conn,
             wake_watcher: Notify::new(),
+            retired_by_client: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            events,
+            end: Mutex::new(None),
         }))
     }
 }
 
-impl<C> std::ops::Deref for Entry<C> {
+impl<C: Connection> Drop for EntryParts<C> {
+    fn drop(&mut self) {
+        let Some(hook) = &self.events else { return };
+        let told = self.end.get_mut().ok().and_then(Option::take);
+        let reason = told.unwrap_or_else(|| {
+            let drained = self.conn.drained() || *self.retired_by_client.get_mut();
+            match self.conn.close_cause() {
+                Some(e) if !drained => CloseReason::Error(e),
+                _ => CloseReason::Drained,
+            }
+        });
+        hook.emit(&PoolEvent::ConnectionClosed {
+            info: Arc::clone(self.conn.info()),
+            reason,
+            requests: *self.requests.get_mut(),
+        });
+    }
+}
+
+impl<C: Connection> EntryParts<C> {
+    /// Drains the connection at the client's decision (unless it is draining already,
+    /// at the server's).
+    fn retire(&self) {
+        if self.conn.state() == ConnectionState::Ready {
+            self.retired_by_client.store(true, Ordering::Release);
+        }
+        self.conn.close();
+        self.wake_watcher.notify_one();
+    }
+}
+
+impl<C: Connection> std::ops::Deref for Entry<C> {
     type Target = EntryParts<C>;
 
     fn deref(&self) -> &EntryParts<C> {
@@ -115,13 +160,13 @@ impl<C> std::ops::Deref for Entry<C> {
     }
 }
 
-impl<C> Clone for Entry<C> {
+impl<C: Connection> Clone for Entry<C> {
     fn clone(&self) -> Self {
         Entry(Arc::clone(&self.0))
     }
 }
 
-impl<C: fmt::Debug> fmt::Debug for Entry<C> {
+impl<C: Connection + fmt::Debug> fmt::Debug for Entry<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.conn.fmt(f)
     }
@@ -240,6 +285,9 @@ impl<C: Connection> Pool<C> {
             match sent {
                 Ok(response) => {
                     self.shared.responses.fetch_add(1, Ordering::AcqRel);
+                    if self.shared.config.events.is_some() {
+                        lease.entry.requests.fetch_add(1, Ordering::Relaxed);
+                    }
                     let (mut head, body) = response.into_parts();
                     let url = match (url, backup) {
                         (Some(url), _) => url,
@@ -287,6 +335,11 @@ impl<C: Connection> Pool<C> {
                     match again {
                         Some(r) => {
                             tracing::debug!(attempt = number, error = %error, "retrying request");
+                            self.shared.emit(|| PoolEvent::Retry {
+                                origin: self.shared.origin.clone(),
+                                attempt: number,
+                                error: error.clone(),
+                            });
                             retries.push(error);
                             request = r;
                         }
@@ -407,8 +460,7 @@ impl<C: Connection> Pool<C> {
     pub fn close(&self) {
         let entries = self.shared.lock().core.drain_all();
         for e in entries {
-            e.conn.close();
-            e.wake_watcher.notify_one();
+            e.retire();
         }
     }
 }
@@ -500,6 +552,13 @@ impl<C: Connection> Shared<C> {
         }
     }
 
+    /// Tells the event hook, if there is one, of the event `make` makes.
+    fn emit(&self, make: impl FnOnce() -> PoolEvent) {
+        if let Some(hook) = &self.config.events {
+            hook.emit(&make());
+        }
+    }
+
     /// Carries out the core's decisions. Must be called without the lock held.
     fn run(self: &Arc<Self>, todo: Todo<C>) {
         for (tx, info) in todo.grants {
@@ -517,8 +576,7 @@ impl<C: Connection> Shared<C> {
         }
         for entry in todo.retire {
             tracing::debug!(conn = %entry.conn.info().id, "retiring connection");
-            entry.conn.close();
-            entry.wake_watcher.notify_one();
+            entry.retire();
         }
     }
 
@@ -548,8 +606,11 @@ impl<C: Connection> Shared<C> {
                 let now = now();
                 match result {
                     Ok(conn) => {
+                        shared.emit(|| PoolEvent::ConnectionOpened {
+                            info: Arc::clone(conn.info()),
+                        });
                         let slot = conn.info().id.get();
-                        let entry = Entry::new(conn.clone());
+                        let entry = Entry::new(conn.clone(), shared.config.events.clone());
                         let todo = {
                             let mut st = shared.lock();
                             let out = st.core.connected(
@@ -569,6 +630,10 @@ impl<C: Connection> Shared<C> {
                     }
                     Err(error) => {
                         tracing::debug!(error = %error, "connect failed");
+                        shared.emit(|| PoolEvent::ConnectFailed {
+                            origin: shared.origin.clone(),
+                            error: error.clone(),
+                        });
                         let todo = {
                             let mut st = shared.lock();
                             let out = st.core.connect_failed(&error, now);
@@ -587,29 +652,35 @@ impl<C: Connection> Drop for Shared<C> {
     fn drop(&mut self) {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         for e in st.core.drain_all() {
-            e.conn.close();
-            e.wake_watcher.notify_one();
+            e.retire();
         }
     }
 }
 
 /// Follows one pooled connection: feeds its state and limit changes to the core, and
 /// retires it when it has idled past its limit. Holds the pool weakly, so a dropped client
-/// does not keep connections alive.
+/// does not keep connections alive. Tells `events` when the connection begins draining
+/// and when it leaves the pool.
 async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: SlotId) {
+    let mut tell = Lifecycle {
+        entry: &entry,
+        draining_told: false,
+    };
     loop {
         let changed = entry.conn.changed();
         let woken = entry.wake_watcher.notified();
         let Some(shared) = pool.upgrade() else {
             entry.conn.close();
+            tell.closed(Some(CloseReason::ClientClosed));
             return;
         };
+        let state = entry.conn.state();
         let (deadline, pooled, todo) = {
             let mut st = shared.lock();
             let out = st.core.update(
                 slot,
                 entry.conn.capacity(),
-                entry.conn.state(),
+                state,
                 entry.conn.idle_timeout_hint(),
                 now(),
             );
@@ -618,7 +689,11 @@ async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: Slot
         };
         shared.run(todo);
         drop(shared);
+        if state == ConnectionState::Draining || entry.conn.drained() {
+            tell.draining();
+        }
         if !pooled {
+            tell.closed(None);
             return;
         }
         let idle_timer: Pin<Box<dyn Future<Output = ()> + Send>> = match deadline {
@@ -629,14 +704,51 @@ async fn watch<C: Connection>(pool: Weak<Shared<C>>, entry: Entry<C>, slot: Slot
             () = changed => {}
             () = woken => {}
             () = idle_timer => {
-                let Some(shared) = pool.upgrade() else { return };
+                let Some(shared) = pool.upgrade() else {
+                    tell.closed(Some(CloseReason::ClientClosed));
+                    return;
+                };
                 let expired = shared.lock().core.expire_idle(slot, now());
                 if let Some(e) = expired {
                     tracing::debug!(conn = slot, "idle timeout: closing connection");
                     e.conn.close();
+                    tell.closed(Some(CloseReason::IdleTimeout));
                     return;
                 }
             }
+        }
+    }
+}
+
+/// What a watcher tells the event hook about its connection.
+struct Lifecycle<'a, C: Connection> {
+    entry: &'a Entry<C>,
+    draining_told: bool,
+}
+
+impl<C: Connection> Lifecycle<'_, C> {
+    /// The connection is draining, or has closed after draining (between two looks).
+    fn draining(&mut self) {
+        let Some(hook) = &self.entry.events else {
+            return;
+        };
+        if std::mem::replace(&mut self.draining_told, true) {
+            return;
+        }
+        hook.emit(&PoolEvent::ConnectionDraining {
+            info: Arc::clone(self.entry.conn.info()),
+            by_server: !self.entry.retired_by_client.load(Ordering::Acquire),
+        });
+    }
+
+    /// The connection left the pool; `reason` when the watcher knows it (else it is read
+    /// off the connection once the last request is done with it).
+    fn closed(&mut self, reason: Option<CloseReason>) {
+        if self.entry.events.is_none() {
+            return;
+        }
+        if let (Some(reason), Ok(mut end)) = (reason, self.entry.end.lock()) {
+            *end = Some(reason);
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use plexus_core::{ConnectionState, Origin, Protocol};
 
-/// One origin's scheduler at a moment.
+/// One origin's scheduler at a moment. Fields may be added (the type is
+/// `#[non_exhaustive]`); those here keep their meaning.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OriginSnapshot {
     /// The origin.
     pub origin: Origin,
@@ -35,6 +37,7 @@ impl OriginSnapshot {
 
 /// One connection at a moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionSnapshot {
     /// The connection id (as in logs and `ConnectionInfo::id`).
     pub id: u64,

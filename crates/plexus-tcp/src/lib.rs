@@ -117,6 +117,10 @@ impl Connection for TcpConnection {
         self.shared().close_cause()
     }
 
+    fn drained(&self) -> bool {
+        self.shared().drained()
+    }
+
     fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
         self.shared().changed()
     }

@@ -299,6 +299,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `f` with every [`PoolEvent`] of the client's pools: connection opened (with
+    /// how a QUIC/TCP race went), connect failed, draining (after a server's `GOAWAY` or
+    /// the client's decision), closed (with its [`CloseReason`] and the requests it
+    /// carried), and retry (with the error that caused it). For exporting to a metrics
+    /// system; [`Client::snapshot`](crate::Client::snapshot) gives the counts at a moment.
+    /// `f` runs inline on the pool's tasks: it must be quick and must not block.
+    ///
+    /// [`PoolEvent`]: crate::PoolEvent
+    /// [`CloseReason`]: crate::CloseReason
+    pub fn on_pool_event(mut self, f: impl Fn(&crate::PoolEvent) + Send + Sync + 'static) -> Self {
+        self.pool.events = Some(crate::EventHook::new(f));
+        self
+    }
+
     /// No proxy at all: every connection goes direct, whatever the environment says.
     pub fn no_proxy(mut self) -> Self {
         self.proxies = Some(Vec::new());

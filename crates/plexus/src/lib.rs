@@ -139,7 +139,9 @@ pub use plexus_core::{
     Body, ConnectTimings, ConnectionId, ConnectionInfo, Delivery, Error, ErrorKind, Idempotent,
     Origin, Protocol, RequestRecord, TlsInfo,
 };
-pub use plexus_sched::{ConnectionSnapshot, OriginSnapshot, RetryPolicy};
+pub use plexus_sched::{
+    CloseReason, ConnectionSnapshot, EventHook, OriginSnapshot, PoolEvent, RetryPolicy,
+};
 pub use proxy::{NoProxy, Proxy};
 pub use request::{IntoUri, RequestBuilder};
 pub use response::{Response, ResponseBody};

@@ -121,6 +121,13 @@ impl Connection for AnyConnection {
         }
     }
 
+    fn drained(&self) -> bool {
+        match &self.transport {
+            Transport::Tcp(c) => c.drained(),
+            Transport::Quic(c) => c.drained(),
+        }
+    }
+
     fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
         match &self.transport {
             Transport::Tcp(c) => Either::Left(c.changed()),
