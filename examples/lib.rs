@@ -1,6 +1,7 @@
 //! Examples and benchmark commands for plexus; see the `[[example]]`s of this package.
 //! What the fetchers share, kept here so that tests can run it: the embedded demo server
-//! they use when given no URL, and the fan-out loop with its per-origin summary.
+//! they use when given no URL, the fan-out loop with its per-origin summary, and the
+//! crawler.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -8,6 +9,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use plexus::{Certificate, Client, ClientBuilder};
 use plexus_testkit::{test_certs, TestServer};
+
+mod crawler;
+
+pub use crawler::{crawl, CrawlReport};
 
 /// A client builder that trusts the embedded demo server's certificate (and the usual
 /// web roots).

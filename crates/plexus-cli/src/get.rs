@@ -182,6 +182,8 @@ struct Settings {
     whole_bodies: bool,
     /// `-f`: an HTTP error status fails the transfer.
     fail: bool,
+    /// Show a progress bar on stderr for large bodies (see [`show_progress`]).
+    progress: bool,
 }
 
 /// Runs `plexus get`; returns the process exit code.
@@ -331,7 +333,37 @@ async fn settings(args: &GetArgs) -> Result<Settings, String> {
         include: args.include,
         whole_bodies: args.parallel > 1,
         fail: args.fail,
+        progress: show_progress(args),
     })
+}
+
+/// Whether to draw a download progress bar: as curl, when stderr is a terminal and the
+/// body does not go to it (`-o FILE`, or stdout redirected), one transfer at a time, and
+/// not with `-s`. Only bodies of 1 MiB or more (or of unknown length) get one.
+fn show_progress(args: &GetArgs) -> bool {
+    use std::io::IsTerminal;
+    let body_to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    !args.silent && args.parallel <= 1 && std::io::stderr().is_terminal() && !body_to_terminal
+}
+
+/// A progress bar for a body of `len` bytes (`None`: unknown), or none for a small body.
+fn progress_bar(len: Option<u64>) -> Option<indicatif::ProgressBar> {
+    const LARGE: u64 = 1024 * 1024;
+    let (bar, template) = match len {
+        Some(n) if n < LARGE => return None,
+        Some(n) => (
+            indicatif::ProgressBar::new(n),
+            "{bytes:>11} / {total_bytes} [{bar:30}] {binary_bytes_per_sec:>12}, {eta} left",
+        ),
+        None => (
+            indicatif::ProgressBar::no_length(),
+            "{spinner} {bytes:>11} {binary_bytes_per_sec:>12}",
+        ),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
 }
 
 /// `-H` headers, and those `--json` and `-u` imply (a `-H` of the same name wins).
@@ -456,9 +488,19 @@ async fn fetch(
         sink.write(&all).await.map_err(io_error)?;
     } else {
         sink.write(head.as_bytes()).await.map_err(io_error)?;
+        let bar = s
+            .progress
+            .then(|| progress_bar(response.content_length()))
+            .flatten();
         while let Some(chunk) = response.chunk().await? {
             vars.size_download += chunk.len() as u64;
             sink.write(&chunk).await.map_err(io_error)?;
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
     }
     if s.verbose {

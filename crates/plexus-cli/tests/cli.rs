@@ -449,6 +449,52 @@ async fn proxies_from_the_environment_and_flags() {
     assert_eq!(server.stats().requests, 4);
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`), a large download to a
+/// file draws a progress bar on stderr; `-s` and small bodies draw none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_download_to_a_file_shows_a_progress_bar_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let out = dir.path().join("body.bin");
+    let on_terminal = |flags: &str, path: &str| {
+        let command = format!(
+            "{} get {flags} --cacert {} -o {} {}",
+            env!("CARGO_BIN_EXE_plexus"),
+            ca.display(),
+            out.display(),
+            server.url(path)
+        );
+        let dir = dir.path().to_path_buf();
+        async move {
+            let typescript = dir.join("typescript");
+            let status = tokio::process::Command::new("script")
+                .args(["-q", "-e", "-c", &command])
+                .arg(&typescript)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .await
+                .expect("script runs (util-linux)");
+            let screen = std::fs::read(&typescript).expect("typescript");
+            (status.code(), String::from_utf8_lossy(&screen).into_owned())
+        }
+    };
+    let (code, screen) = on_terminal("", "/bytes/41943040").await;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("/ 40.00 MiB ["),
+        "no progress bar drawn: {screen:?}"
+    );
+    assert_eq!(std::fs::metadata(&out).expect("file").len(), 40 * MIB);
+    let (code, screen) = on_terminal("-s", "/bytes/41943040").await;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!screen.contains("MiB"), "{screen:?}");
+    let (code, screen) = on_terminal("", "/bytes/1000").await;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!screen.contains("B / "), "{screen:?}");
+}
+
 /// `--retry N` re-sends a GET answered with 503, as the server counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_resends_after_a_retryable_status() {

@@ -204,6 +204,15 @@ async fn handle(
             );
             r
         }
+        Route::Site { pages, page } => {
+            tokio::time::sleep(routes::SITE_PAGE_DELAY).await;
+            let mut r = full(StatusCode::OK, routes::site_page(pages, page));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
         Route::Inspect => {
             let received = drain(body).await;
             full(

@@ -231,6 +231,22 @@ async fn handle(
                 Err(e) => Err(e),
             }
         }
+        Route::Site { pages, page } => {
+            tokio::time::sleep(routes::SITE_PAGE_DELAY).await;
+            let html = routes::site_page(pages, page);
+            let mut h = head(StatusCode::OK, Some(html.len() as u64));
+            h.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            match respond.send_response(h, false) {
+                Ok(mut stream) => {
+                    done.take();
+                    stream.send_data(html, true)
+                }
+                Err(e) => Err(e),
+            }
+        }
         Route::Inspect => {
             let n = drain(&mut body).await;
             let text = routes::inspect(&parts.method, &parts.uri, &parts.headers, n);

@@ -291,6 +291,7 @@ async fn handle(
         | Route::Busy(_)
         | Route::Redirect(_)
         | Route::Inspect
+        | Route::Site { .. }
         | Route::Encoded { .. } => {
             reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await
         }

@@ -19,6 +19,7 @@
 //! | `/bomb/ENC/N` | N zero bytes, compressed with ENC: a body that decodes to far more than is sent (HTTP/1.1, h2) |
 //! | `/corrupt/ENC/N` | `Content-Encoding: ENC` on N bytes of the pattern, not encoded at all (HTTP/1.1, h2) |
 //! | `/inspect` | the request as the server saw it: method and target, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
+//! | `/site/N/P` | page P of an N-page site, after 20 ms: HTML linking (relatively) to pages 4P+1 to 4P+4 below N, back to page 0, and to a page of another origin (HTTP/1.1, h2) |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
 //! a request was processed twice.
@@ -90,6 +91,27 @@ pub(crate) fn redirect_target(uri: &http::Uri) -> http::HeaderValue {
 
 /// The body of `/redirect/...`, which a client following the redirect reads and drops.
 pub(crate) const REDIRECT_BODY: &[u8] = b"redirecting";
+
+/// How long a `/site` page takes to answer: long enough that a crawler gains from having
+/// many pages in flight.
+pub const SITE_PAGE_DELAY: Duration = Duration::from_millis(20);
+
+/// Page `page` of a `pages`-page site: links to its children `4*page+1 ..= 4*page+4`
+/// (those below `pages`), relative to the page's own URL; to page 0 (already seen by a
+/// crawler); to a fragment of itself; and to a page of another origin. A crawler that
+/// stays on the origin and fetches each page once fetches `pages` pages.
+pub fn site_page(pages: u32, page: u32) -> Bytes {
+    let mut html = format!(
+        "<!doctype html>\n<html><head><title>page {page} of {pages}</title></head><body>\n\
+         <h1 id=\"top\">Page {page}</h1>\n<a href=\"0\">home</a> <a href=\"#top\">top</a>\n\
+         <a href=\"https://elsewhere.invalid/site/{pages}/1\">elsewhere</a>\n<ul>\n"
+    );
+    for child in (4 * page + 1..=4 * page + 4).filter(|c| *c < pages) {
+        html.push_str(&format!("<li><a href='{child}'>page {child}</a></li>\n"));
+    }
+    html.push_str("</ul>\n</body></html>\n");
+    Bytes::from(html)
+}
 
 /// What `/inspect` answers: the method and the path with its query, then every header as
 /// `name: value` (sorted), then `body: N bytes`, one per line.
@@ -199,6 +221,11 @@ pub(crate) enum Route {
     Busy(u64),
     Redirect(u16),
     Inspect,
+    /// Page `page` of a site of `pages` pages.
+    Site {
+        pages: u32,
+        page: u32,
+    },
     /// An encoding and the size of the pattern it compresses.
     Encoded {
         encoding: Compression,
@@ -231,6 +258,15 @@ impl Route {
                 .filter(|s| (300..=399).contains(s))
                 .map_or(Route::NotFound, Route::Redirect),
             "inspect" => Route::Inspect,
+            "site" => {
+                let mut nums = arg.splitn(2, '/').map(str::parse::<u32>);
+                match (nums.next(), nums.next()) {
+                    (Some(Ok(pages)), Some(Ok(page))) if page < pages => {
+                        Route::Site { pages, page }
+                    }
+                    _ => Route::NotFound,
+                }
+            }
             "encoded" | "bomb" | "corrupt" => {
                 let mut args = arg.splitn(2, '/');
                 let encoding = args.next().and_then(Compression::parse);
