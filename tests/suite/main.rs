@@ -4,6 +4,7 @@
 mod alt_svc;
 mod bad_input;
 mod client;
+mod cookies;
 mod decompression;
 mod events;
 mod faults;

@@ -204,6 +204,17 @@ async fn handle(
             );
             r
         }
+        Route::SetCookie => {
+            let (status, cookies, location) = routes::set_cookie_answer(&parts.uri);
+            let mut r = full(status, Bytes::new());
+            for c in cookies {
+                r.headers_mut().append(http::header::SET_COOKIE, c);
+            }
+            if let Some(l) = location {
+                r.headers_mut().insert(http::header::LOCATION, l);
+            }
+            r
+        }
         Route::Site { pages, page } => {
             tokio::time::sleep(routes::SITE_PAGE_DELAY).await;
             let mut r = full(StatusCode::OK, routes::site_page(pages, page));

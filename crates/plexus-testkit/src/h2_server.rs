@@ -231,6 +231,18 @@ async fn handle(
                 Err(e) => Err(e),
             }
         }
+        Route::SetCookie => {
+            let (status, cookies, location) = routes::set_cookie_answer(&parts.uri);
+            let mut h = head(status, Some(0));
+            for c in cookies {
+                h.headers_mut().append(http::header::SET_COOKIE, c);
+            }
+            if let Some(l) = location {
+                h.headers_mut().insert(http::header::LOCATION, l);
+            }
+            done.take();
+            respond.send_response(h, true).map(|_| ())
+        }
         Route::Site { pages, page } => {
             tokio::time::sleep(routes::SITE_PAGE_DELAY).await;
             let html = routes::site_page(pages, page);

@@ -292,6 +292,7 @@ async fn handle(
         | Route::Redirect(_)
         | Route::Inspect
         | Route::Site { .. }
+        | Route::SetCookie
         | Route::Encoded { .. } => {
             reply(&mut stream, StatusCode::NOT_FOUND, Bytes::new(), &mut done).await
         }

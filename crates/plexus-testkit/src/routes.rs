@@ -19,6 +19,7 @@
 //! | `/bomb/ENC/N` | N zero bytes, compressed with ENC: a body that decodes to far more than is sent (HTTP/1.1, h2) |
 //! | `/corrupt/ENC/N` | `Content-Encoding: ENC` on N bytes of the pattern, not encoded at all (HTTP/1.1, h2) |
 //! | `/inspect` | the request as the server saw it: method and target, headers (`name: value`, sorted), body length (HTTP/1.1, h2) |
+//! | `/set-cookie?C1&C2..` | each `&`-separated part of the query, percent-decoded, as a `Set-Cookie` header (`a=1;%20Path=/`); a part `location=TARGET` makes it a 302 to TARGET (HTTP/1.1, h2) |
 //! | `/site/N/P` | page P of an N-page site, after 20 ms: HTML linking (relatively) to pages 4P+1 to 4P+4 below N, back to page 0, and to a page of another origin (HTTP/1.1, h2) |
 //!
 //! Every request's `x-request-id` header, if any, is recorded so a test can tell whether
@@ -87,6 +88,58 @@ pub(crate) fn redirect_target(uri: &http::Uri) -> http::HeaderValue {
         None => uri.path_and_query().map_or("/", |p| p.as_str()),
     };
     http::HeaderValue::from_str(target).unwrap_or_else(|_| http::HeaderValue::from_static("/"))
+}
+
+/// What `/set-cookie?...` answers: the status (302 with a `location=` part, else 200), the
+/// `Set-Cookie` values, and the `Location`.
+pub(crate) fn set_cookie_answer(
+    uri: &http::Uri,
+) -> (
+    http::StatusCode,
+    Vec<http::HeaderValue>,
+    Option<http::HeaderValue>,
+) {
+    let mut cookies = Vec::new();
+    let mut location = None;
+    for part in uri.query().unwrap_or_default().split('&') {
+        let decoded = percent_decode(part);
+        if let Some(target) = decoded.strip_prefix("location=") {
+            location = http::HeaderValue::from_str(target).ok();
+        } else if let Ok(v) = http::HeaderValue::from_str(&decoded) {
+            if !decoded.is_empty() {
+                cookies.push(v);
+            }
+        }
+    }
+    let status = if location.is_some() {
+        http::StatusCode::FOUND
+    } else {
+        http::StatusCode::OK
+    };
+    (status, cookies, location)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The body of `/redirect/...`, which a client following the redirect reads and drops.
@@ -221,6 +274,7 @@ pub(crate) enum Route {
     Busy(u64),
     Redirect(u16),
     Inspect,
+    SetCookie,
     /// Page `page` of a site of `pages` pages.
     Site {
         pages: u32,
@@ -258,6 +312,7 @@ impl Route {
                 .filter(|s| (300..=399).contains(s))
                 .map_or(Route::NotFound, Route::Redirect),
             "inspect" => Route::Inspect,
+            "set-cookie" => Route::SetCookie,
             "site" => {
                 let mut nums = arg.splitn(2, '/').map(str::parse::<u32>);
                 match (nums.next(), nums.next()) {

@@ -42,6 +42,7 @@ use crate::transport::Http3Mode;
 /// | [`quic_idle_timeout`](Self::quic_idle_timeout) / keep-alive | 30 s / 10 s |
 /// | TLS | 1.3 and 1.2, certificates verified against Mozilla's roots |
 /// | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+/// | cookies (feature `cookies`) | none; `cookie_store(true)` keeps a jar |
 /// | [`proxy`](Self::proxy) | from `HTTPS_PROXY`, `http_proxy`, `ALL_PROXY`, `NO_PROXY` |
 #[derive(Debug)]
 pub struct ClientBuilder {
@@ -63,6 +64,8 @@ pub struct ClientBuilder {
     pub(crate) default_headers: HeaderMap,
     /// `None`: the proxies the environment names.
     pub(crate) proxies: Option<Vec<crate::Proxy>>,
+    #[cfg(feature = "cookies")]
+    pub(crate) cookies: Option<std::sync::Arc<crate::cookie::Jar>>,
     error: Option<Error>,
 }
 
@@ -92,6 +95,8 @@ impl Default for ClientBuilder {
             decoders: crate::decode::Decoders::default(),
             default_headers,
             proxies: None,
+            #[cfg(feature = "cookies")]
+            cookies: None,
             error: None,
         }
     }
@@ -310,6 +315,23 @@ impl ClientBuilder {
     /// [`CloseReason`]: crate::CloseReason
     pub fn on_pool_event(mut self, f: impl Fn(&crate::PoolEvent) + Send + Sync + 'static) -> Self {
         self.pool.events = Some(crate::EventHook::new(f));
+        self
+    }
+
+    /// Keeps cookies in a jar of the client's own (`true`), or none (`false`, the
+    /// default): the `Set-Cookie`s of responses are stored and sent back to the hosts
+    /// they belong to. See [`cookie`](crate::cookie). Feature `cookies`.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, enable: bool) -> Self {
+        self.cookies = enable.then(|| std::sync::Arc::new(crate::cookie::Jar::new()));
+        self
+    }
+
+    /// Keeps cookies in `jar`, which other clients (or the caller) may share. Feature
+    /// `cookies`.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider(mut self, jar: std::sync::Arc<crate::cookie::Jar>) -> Self {
+        self.cookies = Some(jar);
         self
     }
 

@@ -54,6 +54,8 @@ struct Inner {
     /// The `Accept-Encoding` the decoders ask for, made once.
     accept_encoding: Option<http::HeaderValue>,
     default_headers: HeaderMap,
+    #[cfg(feature = "cookies")]
+    cookies: Option<Arc<crate::cookie::Jar>>,
     pools: Mutex<Pools>,
 }
 
@@ -145,6 +147,8 @@ impl Client {
                 decoders: b.decoders,
                 accept_encoding: b.decoders.accept_encoding(),
                 default_headers: b.default_headers,
+                #[cfg(feature = "cookies")]
+                cookies: b.cookies,
                 pools: Mutex::new(Pools::default()),
             }),
         })
@@ -310,6 +314,15 @@ impl Client {
                 }
             }
         }
+        #[cfg(feature = "cookies")]
+        let cookie_url = self.inner.cookies.as_ref().map(|jar| {
+            if !request.headers().contains_key(http::header::COOKIE) {
+                if let Some(value) = jar.cookies(request.uri()) {
+                    request.headers_mut().insert(http::header::COOKIE, value);
+                }
+            }
+            request.uri().clone()
+        });
         let decoders = self
             .inner
             .decoders
@@ -338,6 +351,10 @@ impl Client {
             None => sent.await,
         }?;
         let mut response = response;
+        #[cfg(feature = "cookies")]
+        if let (Some(jar), Some(url)) = (&self.inner.cookies, &cookie_url) {
+            jar.store_response(url, response.headers());
+        }
         if head_request || matches!(response.status().as_u16(), 204 | 304) {
             // These responses have no content (RFC 9110 §6.4.1), whatever a broken server
             // sends after the head: the stream is let go and the body reads empty.

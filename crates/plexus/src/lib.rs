@@ -95,6 +95,15 @@
 //! `tower::Service<http::Request<Body>>`: tower's layers (timeouts, rate and concurrency
 //! limits, retries) wrap it like any other service.
 //!
+//! ## Proxies, cookies, metrics
+//!
+//! Connections go through the proxies the environment names (`HTTPS_PROXY`, `http_proxy`,
+//! `ALL_PROXY`, minus `NO_PROXY`) or those given to [`ClientBuilder::proxy`], as `CONNECT`
+//! tunnels (HTTP/3 does not go through a proxy; see [`Proxy`]). With the `cookies`
+//! feature, a `cookie::Jar` keeps what servers set. [`Client::snapshot`] counts
+//! connections and streams per origin at a moment; [`ClientBuilder::on_pool_event`] tells
+//! each [`PoolEvent`] as it happens, for export to a metrics system.
+//!
 //! ## Defaults
 //!
 //! | setting | default |
@@ -109,6 +118,8 @@
 //! | decompression | what the `gzip`, `brotli`, `zstd`, `deflate` features enable (all off by default) |
 //! | HTTP/3 | after `Alt-Svc` ([`Http3Mode::AltSvc`]), 0-RTT for replay-safe requests |
 //! | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+//! | proxies | from the environment |
+//! | cookies | none (feature `cookies`: `ClientBuilder::cookie_store`) |
 //!
 //! See [`ClientBuilder`] for every setting.
 #![forbid(unsafe_code)]
@@ -119,6 +130,8 @@ mod alt_svc_file;
 mod builder;
 mod client;
 mod connect;
+#[cfg(feature = "cookies")]
+pub mod cookie;
 mod decode;
 mod follow;
 mod h3_broken;
