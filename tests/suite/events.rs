@@ -186,3 +186,61 @@ async fn failed_connects_and_race_outcomes_are_told() {
     assert_eq!(race.winner, Protocol::Http3, "{race:?}");
     assert_eq!(server.stats().quic_connections, 1);
 }
+
+/// nginx ending each connection after 10 requests (GOAWAY over h2, `Connection: close`
+/// over HTTP/1.1): as many `opened` events as nginx logged connections, a server-side
+/// `draining` and a `drained` close for each connection it ended, and the responses the
+/// events count add up to the requests nginx logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_rotations_are_told_as_they_happen() {
+    init_tracing();
+    for http1 in [false, true] {
+        let nginx = peers::nginx(peers::NginxOptions {
+            keepalive_requests: 10,
+            ..peers::NginxOptions::default()
+        })
+        .await
+        .expect("nginx starts");
+        let (builder, log) = recording();
+        let builder = if http1 { builder.http1_only() } else { builder };
+        let client = builder.build().expect("client");
+        for _ in 0..35 {
+            let r = client
+                .get(nginx.url(peers::HELLO_PATH))
+                .send()
+                .await
+                .expect("response");
+            r.bytes().await.expect("body");
+        }
+        let served = nginx.log_of(35).await;
+        assert_eq!(served.requests, 35, "{served:?}");
+        drop(client);
+        let events = until(&log, |e| closed(e).len() == opened(e)).await;
+        assert_eq!(
+            opened(&events),
+            served.connections,
+            "http1 {http1}: {events:#?}"
+        );
+        let by_server = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    PoolEvent::ConnectionDraining {
+                        by_server: true,
+                        ..
+                    }
+                )
+            })
+            .count();
+        let ends = closed(&events);
+        let drained = ends
+            .iter()
+            .filter(|(r, _)| matches!(r, CloseReason::Drained))
+            .count();
+        // Connections 1-3 carried 10 each and were ended by nginx; the fourth was open
+        // when the client was dropped.
+        assert_eq!((by_server, drained), (3, 3), "http1 {http1}: {events:#?}");
+        assert_eq!(ends.iter().map(|(_, n)| n).sum::<u64>(), 35, "{ends:?}");
+    }
+}

@@ -65,7 +65,9 @@ pub enum CloseReason {
     /// It was idle for the pool's idle timeout (or the server's `Keep-Alive` timeout).
     IdleTimeout,
     /// It drained and closed cleanly: after a `GOAWAY`, `Connection: close`, or a
-    /// retirement by the client, its last request finished.
+    /// retirement by the client, its last request finished. An HTTP/1.1 connection that
+    /// the server closed between responses (its keep-alive timeout) counts too: that is
+    /// HTTP/1.1's graceful close.
     Drained,
     /// It closed without draining first: the server closed it, or it failed (reset,
     /// lost, protocol error, health check); the error says which.

@@ -83,6 +83,15 @@ pub(crate) async fn handshake(
     tokio::spawn(
         async move {
             let end = conn.await;
+            if end.is_ok() {
+                // A clean end falls between two messages: the server said
+                // `Connection: close` or let an idle connection go. That is HTTP/1.1's
+                // graceful close, its GOAWAY: the connection drained.
+                driver_shared.advance(ConnectionState::Draining, || {
+                    Error::new(ErrorKind::ConnectionClosed)
+                        .with_message("the server closed the connection between responses")
+                });
+            }
             driver_shared.advance(ConnectionState::Closed, || match end {
                 Ok(()) => Error::new(ErrorKind::ConnectionClosed)
                     .with_message("the connection was closed"),
