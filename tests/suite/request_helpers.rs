@@ -1,9 +1,10 @@
 //! What users of reqwest expect on a request and a response: JSON, forms, query strings,
-//! Bearer and Basic credentials — checked by what the server received.
+//! Bearer and Basic credentials, default headers and the user agent — checked by what
+//! the server received.
 
 use plexus::ErrorKind;
 use plexus_testkit::TestServer;
-use plexus_tests::{client, init_tracing};
+use plexus_tests::{client, client_builder, init_tracing};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -156,4 +157,61 @@ async fn bearer_and_basic_credentials_reach_the_server() {
         .expect_err("invalid");
     assert_eq!(bad.kind(), ErrorKind::InvalidRequest);
     assert_eq!(server.stats().requests, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_headers_and_the_user_agent_reach_the_server() {
+    init_tracing();
+    let server = TestServer::builder().start().await.expect("server starts");
+    let seen = |client: plexus::Client, own: Option<(&'static str, &'static str)>| {
+        let url = server.url("/inspect");
+        async move {
+            let mut request = client.get(url);
+            if let Some((n, v)) = own {
+                request = request.header(n, v);
+            }
+            text(request.send().await.expect("response")).await
+        }
+    };
+    let plain = seen(client(), None).await;
+    assert!(
+        plain.contains(concat!(
+            "user-agent: plexus/",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        )) && plain.contains("accept: */*\n"),
+        "{plain}"
+    );
+    let mut extra = plexus::http::HeaderMap::new();
+    extra.insert("accept", "application/json".parse().expect("value"));
+    extra.append("x-team", "a".parse().expect("value"));
+    extra.append("x-team", "b".parse().expect("value"));
+    let custom = client_builder()
+        .user_agent("fanout-service/2.1")
+        .default_header("x-tenant", "blue")
+        .default_headers(extra)
+        .build()
+        .expect("client");
+    let got = seen(custom.clone(), None).await;
+    for line in [
+        "user-agent: fanout-service/2.1\n",
+        "x-tenant: blue\n",
+        "accept: application/json\n",
+        "x-team: a\n",
+        "x-team: b\n",
+    ] {
+        assert!(got.contains(line), "{line:?} in {got}");
+    }
+    assert!(!got.contains("accept: */*"), "{got}");
+    // The request's own value wins.
+    let own = seen(custom, Some(("x-tenant", "red"))).await;
+    assert!(
+        own.contains("x-tenant: red\n") && !own.contains("x-tenant: blue"),
+        "{own}"
+    );
+    let bad = client_builder().user_agent("bad\nagent").build();
+    assert_eq!(
+        bad.map(|_| ()).map_err(|e| e.kind()),
+        Err(ErrorKind::InvalidRequest)
+    );
 }

@@ -487,6 +487,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds every header of `headers` to those sent with every request, replacing the
+    /// default of the same name (`user-agent`, `accept`); a request's own value wins.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        let mut last = None;
+        for (name, value) in headers {
+            // A name is given once for all its values.
+            let name = match name {
+                Some(n) => {
+                    self.default_headers.remove(&n);
+                    last = Some(n.clone());
+                    n
+                }
+                None => match &last {
+                    Some(n) => n.clone(),
+                    None => continue,
+                },
+            };
+            self.default_headers.append(name, value);
+        }
+        self
+    }
+
     fn fail(&mut self, msg: &'static str) {
         if self.error.is_none() {
             self.error = Some(Error::new(ErrorKind::InvalidRequest).with_message(msg));
