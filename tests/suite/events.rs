@@ -34,6 +34,18 @@ async fn until(log: &Log, done: impl Fn(&[PoolEvent]) -> bool) -> Vec<PoolEvent>
     }
 }
 
+/// `n` GETs of `/hello`, one after the other, each body read.
+async fn get_one_by_one(client: &plexus::Client, server: &TestServer, n: usize) {
+    for i in 0..n {
+        let r = client
+            .get(server.url(&format!("/hello?i={i}")))
+            .send()
+            .await
+            .expect("response");
+        r.bytes().await.expect("body");
+    }
+}
+
 fn opened(events: &[PoolEvent]) -> usize {
     events
         .iter()
@@ -63,14 +75,7 @@ async fn goaway_rotation_is_told_as_opened_draining_and_closed() {
         .expect("server");
     let (builder, log) = recording();
     let client = builder.build().expect("client");
-    for i in 0..12 {
-        let r = client
-            .get(server.url(&format!("/hello?i={i}")))
-            .send()
-            .await
-            .expect("response");
-        r.bytes().await.expect("body");
-    }
+    get_one_by_one(&client, &server, 12).await;
     let stats = server.stats();
     assert_eq!(stats.tcp_connections, 3, "{stats:?}");
     let events = until(&log, |e| closed(e).len() >= 2).await;
@@ -113,14 +118,7 @@ async fn refused_streams_are_retries_and_idle_connections_close_with_their_reaso
         .pool_idle_timeout(Duration::from_millis(300))
         .build()
         .expect("client");
-    for i in 0..9 {
-        let r = client
-            .get(server.url(&format!("/hello?i={i}")))
-            .send()
-            .await
-            .expect("response");
-        r.bytes().await.expect("body");
-    }
+    get_one_by_one(&client, &server, 9).await;
     let refused = server.stats().refused_streams;
     assert!(refused >= 3, "{:?}", server.stats());
     let events = until(&log, |e| !closed(e).is_empty()).await;

@@ -60,7 +60,8 @@ impl AltSvc {
 fn parse_alternative(item: &str) -> Option<AltService> {
     let mut parts = split_outside_quotes(item, ';').into_iter();
     let (protocol, authority) = parts.next()?.split_once('=')?;
-    let protocol = percent_decode(protocol.trim())?;
+    // Percent-encoded ALPN ids: `h3` and `h%33` are the same.
+    let protocol = crate::percent::decode(protocol.trim())?;
     if protocol.is_empty() {
         return None;
     }
@@ -144,24 +145,6 @@ fn unquote(s: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// Percent-decodes an ALPN protocol id (`h3`, `h%33` are the same).
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod error;
 pub mod keep_alive;
 pub mod location;
 mod origin;
+pub mod percent;
 mod record;
 mod shared;
 pub mod target;

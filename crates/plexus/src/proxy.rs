@@ -157,9 +157,10 @@ impl Proxy {
             None => None,
             Some(u) => {
                 let (user, password) = u.split_once(':').unwrap_or((u, ""));
-                let user = percent_decode(user).ok_or_else(|| invalid("bad percent-encoding"))?;
-                let password =
-                    percent_decode(password).ok_or_else(|| invalid("bad percent-encoding"))?;
+                let user = plexus_core::percent::decode(user)
+                    .ok_or_else(|| invalid("bad percent-encoding"))?;
+                let password = plexus_core::percent::decode(password)
+                    .ok_or_else(|| invalid("bad percent-encoding"))?;
                 Some(basic(&user, &password))
             }
         };
@@ -333,23 +334,6 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         Some(p) => Some(p.parse::<u16>().ok()?),
     };
     Some((host, port))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The URL with any password replaced, for error messages.
