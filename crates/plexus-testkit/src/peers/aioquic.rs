@@ -28,6 +28,10 @@ pub async fn aioquic() -> io::Result<Peer> {
 
 /// Starts aioquic's HTTP/3 server on a fresh UDP port.
 pub async fn aioquic_with(opts: AioquicOptions) -> io::Result<Peer> {
+    super::on_fresh_ports(|| aioquic_with_once(opts)).await
+}
+
+async fn aioquic_with_once(opts: AioquicOptions) -> io::Result<Peer> {
     let venv = python_venv()?;
     let examples = venv.join("aioquic-examples");
     if !examples.join("http3_server.py").is_file() {

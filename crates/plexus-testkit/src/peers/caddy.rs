@@ -15,6 +15,10 @@ use super::{free_port, launch, summarize, workdir, Launch, Peer, PeerLog};
 
 /// Starts Caddy serving the document root over TLS on a fresh port.
 pub async fn caddy() -> io::Result<Peer> {
+    super::on_fresh_ports(caddy_once).await
+}
+
+async fn caddy_once() -> io::Result<Peer> {
     let program = super::find_binary("caddy", "caddy")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;

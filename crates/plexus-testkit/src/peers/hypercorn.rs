@@ -10,6 +10,10 @@ use super::{
 
 /// Starts Hypercorn on a fresh port, TCP and UDP.
 pub async fn hypercorn() -> io::Result<Peer> {
+    super::on_fresh_ports(hypercorn_once).await
+}
+
+async fn hypercorn_once() -> io::Result<Peer> {
     let venv = python_venv()?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;

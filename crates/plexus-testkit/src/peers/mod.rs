@@ -269,11 +269,22 @@ async fn wait_ready(peer: &mut Peer, probe: Probe) -> io::Result<()> {
     let mut last_error = None;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = peer.child.try_wait() {
-            return Err(io::Error::other(format!(
-                "{} exited ({status}) before it was ready: {}",
-                peer.name,
-                stderr_tail(peer.dir())
-            )));
+            let stderr = stderr_tail(peer.dir());
+            let kind = if stderr
+                .to_ascii_lowercase()
+                .contains("address already in use")
+            {
+                io::ErrorKind::AddrInUse
+            } else {
+                io::ErrorKind::Other
+            };
+            return Err(io::Error::new(
+                kind,
+                format!(
+                    "{} exited ({status}) before it was ready: {stderr}",
+                    peer.name
+                ),
+            ));
         }
         let ready = match probe {
             Probe::H2 => probe::fetch_h2((peer.ip, peer.port).into(), READY_PATH).await,
@@ -303,11 +314,41 @@ fn stderr_tail(dir: &Path) -> String {
     text.get(start..).unwrap_or_default().to_string()
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, over TCP or UDP (peers that speak HTTP/3 bind
+/// both).
 pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    for _ in 0..20 {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        if std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "no port free for both TCP and UDP in 20 tries",
+    ))
+}
+
+/// Starts a peer with `start`, again on fresh ports (three tries in all) when it could
+/// not bind its port: another process took it between [`free_port`] and the peer's own
+/// bind, which a busy test run makes likely for UDP.
+async fn on_fresh_ports<F, Fut>(start: F) -> io::Result<Peer>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = io::Result<Peer>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match start().await {
+            Err(e) if tries < 3 && e.kind() == io::ErrorKind::AddrInUse => {
+                tracing::debug!(error = %e, "peer could not bind its port; trying fresh ports");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Finds `name` on `PATH` or in the system binary directories.

@@ -48,6 +48,10 @@ pub async fn nghttpd(max_concurrent_streams: u32) -> io::Result<Peer> {
 
 /// Starts nghttpd as `opts` say, on a fresh port.
 pub async fn nghttpd_with(opts: NghttpdOptions) -> io::Result<Peer> {
+    super::on_fresh_ports(|| nghttpd_with_once(opts)).await
+}
+
+async fn nghttpd_with_once(opts: NghttpdOptions) -> io::Result<Peer> {
     let NghttpdOptions {
         max_concurrent_streams,
         cleartext,

@@ -32,6 +32,10 @@ impl Default for NginxOptions {
 
 /// Starts nginx (one process, no daemon) serving the document root over TLS.
 pub async fn nginx(opts: NginxOptions) -> io::Result<Peer> {
+    super::on_fresh_ports(|| nginx_once(opts)).await
+}
+
+async fn nginx_once(opts: NginxOptions) -> io::Result<Peer> {
     let program = super::find_binary("nginx", "nginx")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;

@@ -25,6 +25,10 @@ pub async fn ngtcp2() -> io::Result<Peer> {
 
 /// Starts ngtcp2's server on a fresh UDP port of 127.0.0.1 (or ::1).
 pub async fn ngtcp2_with(opts: Ngtcp2Options) -> io::Result<Peer> {
+    super::on_fresh_ports(|| ngtcp2_with_once(opts)).await
+}
+
+async fn ngtcp2_with_once(opts: Ngtcp2Options) -> io::Result<Peer> {
     let program = super::find_binary("gtlsserver", "ngtcp2-server")?;
     let (dir, certs, www) = workdir()?;
     let port = free_port()?;
