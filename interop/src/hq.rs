@@ -21,7 +21,7 @@ pub const ALPN: &[u8] = b"hq-interop";
 /// so its probes go out 8 and then 16 s apart, and now and then both they and the
 /// server's own probes are lost for 30 s (seen in about one run in ten, and twice in a
 /// row in CI).
-const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens QUIC connections for HTTP/0.9, each from its own UDP socket (so a server's log
 /// tells them apart by port), sharing one TLS session store (so the second resumes).

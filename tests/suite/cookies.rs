@@ -1,11 +1,11 @@
 //! Cookies (feature `cookies`): what a server sets comes back to it, across connections,
 //! protocols and redirect hops, and to no other host — read back on the server with
-//! `/inspect`.
+//! `/inspect`, and in Caddy's access log.
 
 use std::sync::Arc;
 
 use plexus::cookie::Jar;
-use plexus_testkit::TestServer;
+use plexus_testkit::{peers, TestServer};
 use plexus_tests::{client, client_builder, init_tracing};
 
 /// The cookies of the `cookie:` line `/inspect` saw, sorted (a jar's order is its own),
@@ -119,4 +119,43 @@ async fn a_redirect_that_sets_a_cookie_sends_it_on_the_next_hop() {
         Some("p=2; s=1; session=xyz")
     );
     assert_eq!(server.stats().requests, 2);
+}
+
+/// Caddy sets a cookie on one file; the client sends it with every later request to
+/// Caddy, over h2 (then h3, after Caddy's Alt-Svc) and over HTTP/1.1, and with none
+/// before — as Caddy's own log shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddys_cookie_comes_back_to_caddy() {
+    init_tracing();
+    let caddy = peers::caddy().await.expect("caddy starts");
+    let jar = Arc::new(Jar::new());
+    for http1 in [false, true] {
+        let builder = client_builder().cookie_provider(Arc::clone(&jar));
+        let client = if http1 { builder.http1_only() } else { builder }
+            .build()
+            .expect("client");
+        for path in [peers::HELLO_PATH, peers::SET_COOKIE_PATH, peers::HELLO_PATH] {
+            let r = client.get(caddy.url(path)).send().await.expect("response");
+            assert_eq!(r.status(), 200, "{path}");
+            r.bytes().await.expect("body");
+        }
+    }
+    let log = caddy.log_of(6).await;
+    // h2 moves to h3 once Caddy's Alt-Svc is heard: the jar serves every protocol.
+    assert!(
+        log.protocols.contains(&"HTTP/1.1".to_string()) && log.protocols.len() >= 2,
+        "{log:?}"
+    );
+    assert_eq!(
+        log.cookies,
+        [
+            "",
+            "",
+            "peer=caddy",
+            "peer=caddy",
+            "peer=caddy",
+            "peer=caddy"
+        ],
+        "{log:?}"
+    );
 }

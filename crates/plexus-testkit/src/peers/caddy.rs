@@ -32,8 +32,12 @@ async fn caddy_once() -> io::Result<Peer> {
 	http_port {http_port}
 	https_port {port}
 	storage file_system {data}
+	servers {{
+		log_credentials
+	}}
 	servers 127.0.0.1:{http_port} {{
 		protocols h1 h2c
+		log_credentials
 	}}
 }}
 
@@ -42,6 +46,8 @@ async fn caddy_once() -> io::Result<Peer> {
 	root * {www}
 	@compressible path /compressible.txt
 	encode @compressible zstd gzip
+	@setcookie path /set-cookie.txt
+	header @setcookie Set-Cookie "peer=caddy; Path=/"
 	file_server
 	log {{
 		output file {log}
@@ -118,5 +124,22 @@ fn parse(text: &str) -> PeerLog {
         .iter()
         .filter_map(|v| v["request"]["headers"]["X-Request-Id"][0].as_str());
     log.duplicate_request_ids = super::duplicates(ids);
+    // Logged whole thanks to `log_credentials` (Caddy redacts them otherwise).
+    log.cookies = lines
+        .iter()
+        .filter(|v| v["request"]["uri"].as_str() != Some(super::READY_PATH))
+        .map(|v| {
+            v["request"]["headers"]["Cookie"]
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default()
+        })
+        .collect();
     log
 }

@@ -73,6 +73,9 @@ pub struct PeerLog {
     pub resets_sent: Option<u64>,
     /// `x-request-id`s logged more than once (nginx and Caddy).
     pub duplicate_request_ids: Vec<String>,
+    /// Per request, in log order, the `Cookie` header it carried, empty for none
+    /// (Caddy only).
+    pub cookies: Vec<String>,
     /// The client addresses requests came from (without ports), where the log has them.
     pub client_hosts: Vec<String>,
     /// QUIC handshakes the server completed (aioquic, ngtcp2).
@@ -426,6 +429,9 @@ fn parse_asgi_log(text: &str) -> PeerLog {
 }
 
 /// A fresh working directory with the test certificates and a document root.
+/// A file Caddy serves with `Set-Cookie: peer=caddy; Path=/`.
+pub const SET_COOKIE_PATH: &str = "/set-cookie.txt";
+
 /// A text file the peers that compress (nginx: gzip; Caddy: zstd and gzip) send encoded
 /// when asked; no other file is.
 pub const COMPRESSIBLE_PATH: &str = "/compressible.txt";
@@ -454,6 +460,10 @@ fn workdir() -> io::Result<(TempDir, CertFiles, PathBuf)> {
         .collect();
     std::fs::write(www.join("10mib.bin"), ten_mib)?;
     std::fs::write(www.join("__ready.txt"), b"ready")?;
+    std::fs::write(
+        www.join(SET_COOKIE_PATH.trim_start_matches('/')),
+        b"cookie set",
+    )?;
     std::fs::write(
         www.join(COMPRESSIBLE_PATH.trim_start_matches('/')),
         compressible_text(),
