@@ -205,12 +205,26 @@ impl Peer {
 
     /// Stops the server and waits for it to exit.
     pub async fn stop(mut self) {
+        self.kill_group();
         let _ = self.child.kill().await;
+    }
+
+    /// Kills the server's whole process group: servers that fork workers (Hypercorn's
+    /// multiprocessing workers) would otherwise outlive it, holding its sockets.
+    fn kill_group(&self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
+        self.kill_group();
         let _ = self.child.start_kill();
     }
 }
@@ -250,6 +264,8 @@ async fn launch(l: Launch) -> io::Result<Peer> {
         .stdout(stdout)
         .stderr(stderr)
         .kill_on_drop(true)
+        // A group of its own, so that its workers are stopped with it.
+        .process_group(0)
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", l.name)))?;
     let mut peer = Peer {
