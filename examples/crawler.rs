@@ -136,33 +136,15 @@ fn links(html: &[u8]) -> impl Iterator<Item = &str> {
     })
 }
 
-/// `href` resolved against the page's URL, without its fragment; `None` for links to
-/// nothing fetchable (fragments, `mailto:`, malformed).
+/// `href` resolved against the page's URL (RFC 3986, as redirects are), without its
+/// fragment; `None` for links to nothing fetchable: a fragment of the page itself,
+/// `mailto:` and other schemes, malformed ones.
 fn join(base: &Uri, href: &str) -> Option<Uri> {
-    let href = href.split('#').next().unwrap_or_default().trim();
-    if href.is_empty() {
+    let href = href.trim();
+    if href.split('#').next().unwrap_or_default().is_empty() {
         return None;
     }
-    let scheme = base.scheme_str()?;
-    let authority = base.authority()?.as_str();
-    let absolute = if let Some((s, _)) = href
-        .split_once(':')
-        .filter(|(s, _)| !s.is_empty() && !s.contains('/') && !s.contains('?'))
-    {
-        if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") {
-            href.to_string()
-        } else {
-            return None;
-        }
-    } else if let Some(rest) = href.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if href.starts_with('/') {
-        format!("{scheme}://{authority}{href}")
-    } else {
-        let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
-        format!("{scheme}://{authority}{dir}/{href}")
-    };
-    absolute.parse().ok()
+    plexus_core::location::resolve(base, href.as_bytes()).ok()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use plexus::{Body, Client, ErrorKind, Protocol};
 use plexus_testkit::routes::pattern_byte;
 use plexus_testkit::TestServer;
-use plexus_tests::{client, client_builder, init_tracing};
+use plexus_tests::{assert_still_usable, client, client_builder, init_tracing};
 
 #[test]
 fn client_is_cheap_to_share() {
@@ -148,12 +148,7 @@ async fn request_timeout_covers_head_and_body() {
     };
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     drop(slow_body);
-    let ok = client
-        .get(server.url("/"))
-        .send()
-        .await
-        .expect("still usable");
-    assert_eq!(ok.status(), 200);
+    assert_still_usable(&client, &server.url("/")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use plexus::redirect::Policy;
 use plexus::{Body, ErrorKind};
 use plexus_testkit::peers::{self, NginxOptions};
 use plexus_testkit::TestServer;
-use plexus_tests::{client, client_builder, init_tracing};
+use plexus_tests::{assert_still_usable, client, client_builder, init_tracing};
 
 /// `/inspect`'s answer: the method and target line, then `name: value` lines, then the
 /// body length.
@@ -204,12 +204,7 @@ async fn a_location_elsewhere_than_http_is_a_typed_error() {
         .await
         .expect_err("no host");
     assert_eq!(hostless.kind(), ErrorKind::InvalidUrl);
-    let fine = client
-        .get(server.url("/"))
-        .send()
-        .await
-        .expect("still usable");
-    assert_eq!(fine.status(), 200);
+    assert_still_usable(&client, &server.url("/")).await;
 }
 
 /// nginx's own redirects: `/moved` answers 301 to `/moved-again`, which answers 308 to

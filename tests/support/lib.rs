@@ -23,6 +23,12 @@ pub fn client() -> Client {
     client_builder().build().expect("test client builds")
 }
 
+/// Asserts that `client` still gets a 200 from `url` (after an error it must survive).
+pub async fn assert_still_usable(client: &Client, url: &str) {
+    let response = client.get(url).send().await.expect("still usable");
+    assert_eq!(response.status(), 200, "{url}");
+}
+
 /// Logs to the test's output when `RUST_LOG` is set.
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()

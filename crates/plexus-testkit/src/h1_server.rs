@@ -205,14 +205,8 @@ async fn handle(
             r
         }
         Route::SetCookie => {
-            let (status, cookies, location) = routes::set_cookie_answer(&parts.uri);
-            let mut r = full(status, Bytes::new());
-            for c in cookies {
-                r.headers_mut().append(http::header::SET_COOKIE, c);
-            }
-            if let Some(l) = location {
-                r.headers_mut().insert(http::header::LOCATION, l);
-            }
+            let mut r = full(StatusCode::OK, Bytes::new());
+            *r.status_mut() = routes::set_cookie_answer(&parts.uri, r.headers_mut());
             r
         }
         Route::Site { pages, page } => {

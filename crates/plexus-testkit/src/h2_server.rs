@@ -232,14 +232,8 @@ async fn handle(
             }
         }
         Route::SetCookie => {
-            let (status, cookies, location) = routes::set_cookie_answer(&parts.uri);
-            let mut h = head(status, Some(0));
-            for c in cookies {
-                h.headers_mut().append(http::header::SET_COOKIE, c);
-            }
-            if let Some(l) = location {
-                h.headers_mut().insert(http::header::LOCATION, l);
-            }
+            let mut h = head(StatusCode::OK, Some(0));
+            *h.status_mut() = routes::set_cookie_answer(&parts.uri, h.headers_mut());
             done.take();
             respond.send_response(h, true).map(|_| ())
         }

@@ -90,56 +90,32 @@ pub(crate) fn redirect_target(uri: &http::Uri) -> http::HeaderValue {
     http::HeaderValue::from_str(target).unwrap_or_else(|_| http::HeaderValue::from_static("/"))
 }
 
-/// What `/set-cookie?...` answers: the status (302 with a `location=` part, else 200), the
-/// `Set-Cookie` values, and the `Location`.
+/// Answers `/set-cookie?...` into `headers`: a `Set-Cookie` per part of the query and,
+/// for a `location=` part, a `Location`; returns the status (302 with a location, else
+/// 200).
 pub(crate) fn set_cookie_answer(
     uri: &http::Uri,
-) -> (
-    http::StatusCode,
-    Vec<http::HeaderValue>,
-    Option<http::HeaderValue>,
-) {
-    let mut cookies = Vec::new();
-    let mut location = None;
+    headers: &mut http::HeaderMap,
+) -> http::StatusCode {
+    let mut status = http::StatusCode::OK;
     for part in uri.query().unwrap_or_default().split('&') {
-        let decoded = percent_decode(part);
-        if let Some(target) = decoded.strip_prefix("location=") {
-            location = http::HeaderValue::from_str(target).ok();
-        } else if let Ok(v) = http::HeaderValue::from_str(&decoded) {
-            if !decoded.is_empty() {
-                cookies.push(v);
-            }
+        // Leniently: a malformed escape stays as it is.
+        let decoded = plexus_core::percent::decode(part).unwrap_or_else(|| part.to_string());
+        let (name, value) = match decoded.strip_prefix("location=") {
+            Some(target) => (http::header::LOCATION, target),
+            None => (http::header::SET_COOKIE, decoded.as_str()),
+        };
+        let Ok(value) = http::HeaderValue::from_str(value) else {
+            continue;
+        };
+        if name == http::header::LOCATION {
+            status = http::StatusCode::FOUND;
+            headers.insert(name, value);
+        } else if !decoded.is_empty() {
+            headers.append(name, value);
         }
     }
-    let status = if location.is_some() {
-        http::StatusCode::FOUND
-    } else {
-        http::StatusCode::OK
-    };
-    (status, cookies, location)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    status
 }
 
 /// The body of `/redirect/...`, which a client following the redirect reads and drops.
