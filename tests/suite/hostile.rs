@@ -276,7 +276,9 @@ async fn an_oversized_h3_control_frame_is_refused() {
     let watch = HeapWatch::start();
     let (server, error) = hostile_h3(H3Hostility::OversizedControlFrame).await;
     assert_eq!(error.kind(), ErrorKind::Protocol, "{error}");
-    // The control stream cannot be refused alone: the connection is closed.
+    // The control stream cannot be refused alone: the connection is closed, and the
+    // request is not tried again on another, whether or not it was sent before.
+    assert_eq!(error.attempts(), 1, "{error}");
     assert_eq!(server.close_codes(), [H3_EXCESSIVE_LOAD]);
     watch.assert_bounded("oversized h3 control frame");
 }

@@ -83,6 +83,18 @@ impl ConnectionShared {
             ConnectionState::Draining => DRAINING,
             ConnectionState::Closed => CLOSED,
         };
+        if self.state.load(Ordering::Acquire) >= target {
+            return false;
+        }
+        // The cause is recorded before the state is published, so that whoever sees the
+        // connection not ready finds why (a request turned away meanwhile carries the
+        // server's protocol violation, not a bare "closing").
+        if self.cause.get().is_none() {
+            let cause = cause()
+                .with_origin(&self.info.origin)
+                .with_protocol(self.info.protocol);
+            let _ = self.cause.set(cause);
+        }
         let previous = self.state.fetch_max(target, Ordering::AcqRel);
         if previous >= target {
             return false;
@@ -90,10 +102,6 @@ impl ConnectionShared {
         if target == DRAINING {
             self.drained.store(true, Ordering::Release);
         }
-        let cause = cause()
-            .with_origin(&self.info.origin)
-            .with_protocol(self.info.protocol);
-        let _ = self.cause.set(cause);
         tracing::debug!(
             conn = %self.info.id,
             state = ?to,

@@ -55,6 +55,10 @@ impl Default for PoolConfig {
 ///   and refuses what is above its GOAWAY) and costs nothing; failures while no response
 ///   arrives from the origin count, up to `max_unprocessed_attempts` — a peer that serves
 ///   nothing cannot loop a request forever. No request makes more than 100 attempts.
+///   The exception: a request that was not sent because its connection died of a
+///   protocol violation by the server (an oversized control frame, a malformed SETTINGS)
+///   is not sent again, as another connection to that server would most likely die the
+///   same way.
 /// * **Only when replay-safe** (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or a request
 ///   carrying an `Idempotency-Key` header), while fewer than `max_attempts` attempts were
 ///   made: a reused connection closed before any response arrived (the stale keep-alive

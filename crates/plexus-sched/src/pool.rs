@@ -353,16 +353,34 @@ impl<C: Connection> Pool<C> {
     /// Waits for a stream on a connection that is ready now. The core may still count a
     /// connection as ready that has just begun draining (GOAWAY arrives on the
     /// connection's own task, the core hears of it a moment later): such a grant is
-    /// handed back, the core updated, and the request placed again at once. Also returns
-    /// when the stream was granted.
+    /// handed back, the core updated, and the request placed again at once — unless the
+    /// connection died of the server breaking the protocol, or connections keep going
+    /// away before carrying anything while the origin answers nothing (a server that
+    /// closes each connection as it opens must not loop a request through connections
+    /// forever): then the request fails, not sent. Also returns when the stream was
+    /// granted.
     async fn acquire(&self, retry: bool) -> Result<(Lease<C>, Instant), Error> {
         let mut front = retry;
+        let mut lost = 0;
+        let responses_seen = self.shared.responses.load(Ordering::Acquire);
         loop {
             let (lease, at) = self.acquire_once(front).await?;
             if lease.conn().state() == ConnectionState::Ready {
                 return Ok((lease, at));
             }
             self.shared.refresh(&lease);
+            let cause = lease.conn().close_cause();
+            let violated = cause.as_ref().map(Error::kind) == Some(ErrorKind::Protocol);
+            let progress = self.shared.responses.load(Ordering::Acquire) > responses_seen;
+            lost += 1;
+            if violated || (!progress && lost >= self.shared.config.retry.max_unprocessed_attempts)
+            {
+                let error = cause.unwrap_or_else(|| {
+                    Error::new(ErrorKind::ConnectionClosed)
+                        .with_message("connections closed before carrying the request")
+                });
+                return Err(error.with_delivery(Delivery::NotSent));
+            }
             front = true;
         }
     }

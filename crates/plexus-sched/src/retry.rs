@@ -29,6 +29,9 @@ pub(crate) fn should_retry(error: &Error, attempt: Attempt, policy: &RetryPolicy
         return false;
     }
     match error.delivery() {
+        // The connection died of the server breaking the protocol before the request went
+        // out: another connection to the same server would most likely end the same way.
+        Delivery::NotSent if error.kind() == ErrorKind::Protocol => false,
         Delivery::NotSent | Delivery::Unprocessed => {
             attempt.fruitless < policy.max_unprocessed_attempts
         }
@@ -78,6 +81,16 @@ mod tests {
         assert!(!should_retry(&refused, attempt(10, false, true), &p));
         let unsent = Error::new(ErrorKind::ConnectionClosed).with_delivery(Delivery::NotSent);
         assert!(should_retry(&unsent, attempt(1, false, true), &p));
+    }
+
+    #[test]
+    fn a_connection_lost_to_a_protocol_violation_is_not_tried_again() {
+        let p = RetryPolicy::default();
+        let violated = Error::new(ErrorKind::Protocol).with_delivery(Delivery::NotSent);
+        assert!(!should_retry(&violated, attempt(1, true, false), &p));
+        // A request the server said it did not process goes again, whatever closed it.
+        let above_goaway = Error::new(ErrorKind::Protocol).with_delivery(Delivery::Unprocessed);
+        assert!(should_retry(&above_goaway, attempt(1, false, true), &p));
     }
 
     #[test]

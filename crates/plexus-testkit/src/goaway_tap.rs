@@ -24,6 +24,7 @@ const GOAWAY: u8 = 0x7;
 /// Asks a [`GoawayTap`] to send a GOAWAY.
 #[derive(Debug, Default)]
 pub(crate) struct GoawayControl {
+    /// The requested last stream id plus one; 0 while none is requested.
     last_stream_id: AtomicU32,
     error_code: AtomicU32,
 }
@@ -38,14 +39,11 @@ impl GoawayControl {
     pub(crate) fn inject_with_error(&self, last_stream_id: u32, error_code: u32) {
         self.error_code.store(error_code, Ordering::Release);
         self.last_stream_id
-            .store(last_stream_id.max(1), Ordering::Release);
+            .store((last_stream_id & 0x7fff_ffff) + 1, Ordering::Release);
     }
 
     fn requested(&self) -> Option<u32> {
-        match self.last_stream_id.load(Ordering::Acquire) {
-            0 => None,
-            id => Some(id),
-        }
+        self.last_stream_id.load(Ordering::Acquire).checked_sub(1)
     }
 }
 

@@ -65,6 +65,9 @@ async fn serve_conn<IO>(
             return;
         }
     };
+    if let Some((0, control)) = &goaway {
+        control.inject(0);
+    }
     let conn_counters = counters.connection("h2");
     let mut accepted = 0u64;
     while let Some(next) = conn.accept().await {

@@ -126,6 +126,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Fault (h2): every connection sends `GOAWAY(0, NO_ERROR)` as soon as it is set up
+    /// — a server shutting down that still accepts connections — and refuses every
+    /// stream unprocessed.
+    pub fn goaway_at_once(mut self) -> Self {
+        self.h2.goaway_after = Some(0);
+        self
+    }
+
     /// The server's h2 receive windows (default 4 MiB per stream, 16 MiB per connection).
     pub fn h2_windows(mut self, stream: u32, connection: u32) -> Self {
         self.h2.stream_window = stream;
