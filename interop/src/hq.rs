@@ -23,6 +23,16 @@ pub const ALPN: &[u8] = b"hq-interop";
 /// row in CI).
 pub(crate) const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a connection waits, after last hearing from the server, before it sends a
+/// PING. A longer idle timeout is not enough: the server's own (Caddy's 30 s) caps what
+/// the two agree on, and at `handshakeloss`'s 30 % loss a connection can wedge with its
+/// HANDSHAKE_DONE and the response lost while the client's backed-off probes go 8 and
+/// 16 s apart — 31 s without a packet in one CI run, which idled a Caddy connection out.
+/// quinn sends one PING per silence, and each answer to one arms the next, so at 1 s
+/// the peers hear from each other every second or so until the server's retransmission
+/// gets through, and the acknowledgements reset both sides' probe backoff.
+pub(crate) const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Opens QUIC connections for HTTP/0.9, each from its own UDP socket (so a server's log
 /// tells them apart by port), sharing one TLS session store (so the second resumes).
 pub struct HqClient {
@@ -81,6 +91,7 @@ impl HqClient {
                 .try_into()
                 .map_err(|_| io::Error::other("idle timeout out of range"))?,
         ));
+        transport.keep_alive_interval(Some(KEEP_ALIVE));
         if let Some(dir) = &self.qlog_dir {
             let file = std::fs::File::create(dir.join(format!("client-{n}.sqlog")))?;
             let mut qlog = quinn::QlogConfig::default();

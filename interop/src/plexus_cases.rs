@@ -94,11 +94,13 @@ fn client(settings: &Settings, idle: Option<Duration>, zero_rtt: bool) -> io::Re
     // The runner's cases are about finishing, not speed: a handshake at 30 % loss may
     // take longer than plexus's default 10 s, and its QUIC connection may hear nothing
     // for longer than quinn's 30 s idle timeout (the HTTP/0.9 client's reason, which holds
-    // as well for the HTTP/3 client that Caddy gets).
+    // as well for the HTTP/3 client that Caddy gets), and frequent PINGs keep a wedged
+    // connection from idling out at the server's shorter limit (see `hq::KEEP_ALIVE`).
     let mut builder = Client::builder()
         .timeout(Duration::from_secs(80))
         .connect_timeout(Duration::from_secs(60))
         .quic_idle_timeout(crate::hq::IDLE_TIMEOUT)
+        .quic_keep_alive_interval(crate::hq::KEEP_ALIVE)
         .http3_zero_rtt(zero_rtt);
     builder = match &settings.ca {
         Some(ca) => {
