@@ -28,6 +28,9 @@ enum Behaviour {
     Answer(Duration),
     /// Drains after this many requests and refuses every later one, unprocessed.
     GoAwayAfter(usize),
+    /// Every connection is closed by the time the pool hands it out, for this reason
+    /// (none: closed without one).
+    ClosedAtOnce(Option<ErrorKind>),
 }
 
 #[derive(Debug)]
@@ -104,7 +107,7 @@ impl Connection for MockConn {
             this.server.peak.fetch_max(now, Ordering::AcqRel);
             let wait = match this.server.behaviour {
                 Behaviour::Answer(d) => d,
-                Behaviour::GoAwayAfter(_) => Duration::from_millis(1),
+                Behaviour::GoAwayAfter(_) | Behaviour::ClosedAtOnce(_) => Duration::from_millis(1),
             };
             tokio::time::sleep(wait).await;
             this.server.processed.fetch_add(1, Ordering::AcqRel);
@@ -126,7 +129,12 @@ impl Connection for MockConn {
     }
 
     fn close_cause(&self) -> Option<Error> {
-        None
+        match self.server.behaviour {
+            Behaviour::ClosedAtOnce(Some(kind)) => {
+                Some(Error::new(kind).with_message("the mock server closed the connection"))
+            }
+            _ => None,
+        }
     }
 
     fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
@@ -172,8 +180,11 @@ fn pool(server: &Arc<Server>, config: PoolConfig) -> Pool<MockConn> {
                     race: None,
                     proxy: None,
                 }),
+                state: Arc::new(Mutex::new(match server.behaviour {
+                    Behaviour::ClosedAtOnce(_) => ConnectionState::Closed,
+                    _ => ConnectionState::Ready,
+                })),
                 server,
-                state: Arc::new(Mutex::new(ConnectionState::Ready)),
                 served: Arc::new(AtomicUsize::new(0)),
                 changed: Arc::new(watch::Sender::new(())),
             })
@@ -287,6 +298,33 @@ async fn refused_requests_move_to_a_new_connection() {
     }
     assert_eq!(server.processed.load(Ordering::Acquire), 50);
     assert_eq!(server.connections.load(Ordering::Acquire), 5);
+}
+
+/// A request granted a connection that closed meanwhile is placed again — but not
+/// forever when every connection is gone before it can carry anything, and not at all
+/// when the connection died of the server breaking the protocol.
+#[tokio::test(start_paused = true)]
+async fn connections_closed_before_use_do_not_loop_a_request() {
+    for (cause, connections) in [(Some(ErrorKind::Protocol), 1), (None, 10)] {
+        let server = server(Behaviour::ClosedAtOnce(cause), 100);
+        let pool = pool(&server, PoolConfig::default());
+        let error = tokio::time::timeout(Duration::from_secs(600), send(&pool))
+            .await
+            .expect("the request ends, it does not cycle through connections")
+            .expect_err("no connection can carry it");
+        assert_eq!(
+            error.kind(),
+            cause.unwrap_or(ErrorKind::ConnectionClosed),
+            "{error}"
+        );
+        assert_eq!(error.delivery(), plexus_core::Delivery::NotSent);
+        assert_eq!(server.processed.load(Ordering::Acquire), 0);
+        assert_eq!(
+            server.connections.load(Ordering::Acquire),
+            connections,
+            "{cause:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
