@@ -127,6 +127,7 @@
 
 mod alt_svc_cache;
 mod alt_svc_file;
+mod basic_auth;
 mod builder;
 mod client;
 mod connect;

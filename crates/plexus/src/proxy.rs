@@ -307,10 +307,8 @@ fn env_var(names: &[&str]) -> Option<String> {
 }
 
 fn basic(user: &str, password: &str) -> HeaderValue {
-    use base64::Engine as _;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let mut value =
-        HeaderValue::try_from(format!("Basic {encoded}")).unwrap_or(HeaderValue::from_static(""));
+    let mut value = HeaderValue::try_from(crate::basic_auth::basic_credentials(user, password))
+        .unwrap_or(HeaderValue::from_static(""));
     value.set_sensitive(true);
     value
 }

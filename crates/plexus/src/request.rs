@@ -137,13 +137,8 @@ impl RequestBuilder {
         user: impl std::fmt::Display,
         password: Option<impl std::fmt::Display>,
     ) -> RequestBuilder {
-        use base64::Engine as _;
-        let pair = match password {
-            Some(p) => format!("{user}:{p}"),
-            None => format!("{user}:"),
-        };
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-        self.authorization(format!("Basic {encoded}"))
+        let password = password.map(|p| p.to_string()).unwrap_or_default();
+        self.authorization(crate::basic_auth::basic_credentials(user, password))
     }
 
     fn authorization(mut self, value: String) -> RequestBuilder {
