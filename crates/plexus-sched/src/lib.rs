@@ -48,6 +48,6 @@ mod snapshot;
 pub use body::LeasedBody;
 pub use config::{PoolConfig, RetryPolicy};
 pub use events::{CloseReason, EventHook, PoolEvent};
-pub use pool::{Connect, Pool};
+pub use pool::{Connect, Delivered, Pool};
 pub use retry::try_clone_request;
 pub use snapshot::{ConnectionSnapshot, OriginSnapshot};

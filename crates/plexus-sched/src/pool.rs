@@ -51,6 +51,16 @@ where
     }
 }
 
+/// A response from the pool, with the record of how its request was carried (boxed:
+/// the pair moves through the client's layers, and the record is read rarely).
+#[derive(Debug)]
+pub struct Delivered<C: Connection> {
+    /// The response; its body holds the stream until it ends or is dropped.
+    pub response: Response<LeasedBody<C>>,
+    /// Connection, attempts, retries and timings of the request.
+    pub record: Box<RequestRecord>,
+}
+
 /// The scheduler of one origin: it owns that origin's connections and decides which
 /// connection carries each request.
 pub struct Pool<C: Connection> {
@@ -256,15 +266,15 @@ impl<C: Connection> Pool<C> {
     }
 
     /// Sends `request` on one of this origin's connections, retrying per the
-    /// [`RetryPolicy`](crate::RetryPolicy). The response carries a [`RequestRecord`] in
-    /// its extensions; its body holds the stream until it ends or is dropped.
+    /// [`RetryPolicy`](crate::RetryPolicy). The response comes with its [`RequestRecord`];
+    /// its body holds the stream until it ends or is dropped.
     ///
     /// `started` is when the caller began the request (for the record's timings).
     pub async fn send(
         &self,
         mut request: Request<Body>,
         started: Instant,
-    ) -> Result<Response<LeasedBody<C>>, Error> {
+    ) -> Result<Delivered<C>, Error> {
         let policy = &self.shared.config.retry;
         let replay_safe = is_replay_safe(&request);
         let mut retries = Vec::new();
@@ -288,13 +298,13 @@ impl<C: Connection> Pool<C> {
                     if self.shared.config.events.is_some() {
                         lease.entry.requests.fetch_add(1, Ordering::Relaxed);
                     }
-                    let (mut head, body) = response.into_parts();
+                    let (head, body) = response.into_parts();
                     let url = match (url, backup) {
                         (Some(url), _) => url,
                         (None, Some(b)) => b.into_parts().0.uri,
                         (None, None) => http::Uri::default(),
                     };
-                    let record = RequestRecord {
+                    let record = Box::new(RequestRecord {
                         url,
                         connection: Arc::clone(lease.conn().info()),
                         reused: lease.reused,
@@ -305,9 +315,11 @@ impl<C: Connection> Pool<C> {
                         headers_received: now(),
                         stream_id: body.stream_id(),
                         early_data: body.early_data(),
-                    };
-                    head.extensions.insert(record);
-                    return Ok(Response::from_parts(head, LeasedBody::new(body, lease)));
+                    });
+                    return Ok(Delivered {
+                        response: Response::from_parts(head, LeasedBody::new(body, lease)),
+                        record,
+                    });
                 }
                 Err(failure) => {
                     let (error, returned) = failure.into_parts();

@@ -210,7 +210,7 @@ async fn send(pool: &Pool<MockConn>) -> Result<(), Error> {
     let request = Request::get("https://mock.test/")
         .body(Body::empty())
         .expect("request");
-    let response = pool.send(request, Instant::now()).await?;
+    let response = pool.send(request, Instant::now()).await?.response;
     // Read the body to its end, which frees the stream.
     let mut body = response.into_body();
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {

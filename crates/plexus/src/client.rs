@@ -350,7 +350,8 @@ impl Client {
             },
             None => sent.await,
         }?;
-        let mut response = response;
+        let mut delivered = response;
+        let response = &mut delivered.response;
         #[cfg(feature = "cookies")]
         if let (Some(jar), Some(url)) = (&self.inner.cookies, &cookie_url) {
             jar.store_response(url, response.headers());
@@ -360,18 +361,17 @@ impl Client {
             // sends after the head: the stream is let go and the body reads empty.
             response.body_mut().release();
         }
-        if let Some(record) = response.extensions().get::<plexus_core::RequestRecord>() {
-            if let Some(id) = record.stream_id {
-                span.record("stream_id", id);
-            }
-            self.learn_alt_svc(
-                origin,
-                &pool,
-                http3,
-                record.connection.protocol,
-                response.headers(),
-            );
+        let record = &delivered.record;
+        if let Some(id) = record.stream_id {
+            span.record("stream_id", id);
         }
+        self.learn_alt_svc(
+            origin,
+            &pool,
+            http3,
+            record.connection.protocol,
+            response.headers(),
+        );
         let max_body = self.inner.max_response_body_size;
         if let Some(max) = max_body {
             if http_body::Body::size_hint(response.body())
@@ -391,7 +391,7 @@ impl Client {
             max_body,
             decoders,
         };
-        Ok(Response::new(response, limits))
+        Ok(Response::new(delivered, limits))
     }
 
     /// Takes in a response's `Alt-Svc`. When it newly offers HTTP/3 (and the policy

@@ -11,13 +11,14 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use plexus_core::{Error, ErrorKind, RequestRecord};
-use plexus_sched::LeasedBody;
+use plexus_sched::{Delivered, LeasedBody};
 use tokio::time::{Instant, Sleep};
 
 /// A response whose head has arrived; its body streams.
 pub struct Response {
     head: http::response::Parts,
     body: ResponseBody,
+    record: Box<RequestRecord>,
     redirects: Vec<http::Uri>,
 }
 
@@ -45,10 +46,8 @@ pub(crate) struct BodyLimits {
 }
 
 impl Response {
-    pub(crate) fn new(
-        response: http::Response<LeasedBody<AnyConnection>>,
-        limits: BodyLimits,
-    ) -> Response {
+    pub(crate) fn new(delivered: Delivered<AnyConnection>, limits: BodyLimits) -> Response {
+        let Delivered { response, record } = delivered;
         let (mut head, wire) = response.into_parts();
         let inner = match limits.decoders.encoding_of(&head.headers) {
             Some(encoding) if !http_body::Body::is_end_stream(&wire) => {
@@ -61,12 +60,10 @@ impl Response {
             }
             _ => Source::Wire(wire),
         };
-        let attempts = head
-            .extensions
-            .get::<RequestRecord>()
-            .map_or(1, |r| r.attempts);
+        let attempts = record.attempts;
         Response {
             head,
+            record,
             body: ResponseBody {
                 inner,
                 deadline: limits
@@ -115,17 +112,11 @@ impl Response {
     /// How the request was carried: connection (protocol, addresses, TLS, set-up
     /// timings), whether it was reused, attempts and retries, and when each step finished.
     pub fn record(&self) -> &RequestRecord {
-        self.head
-            .extensions
-            .get::<RequestRecord>()
-            .expect("every scheduled response carries its record")
+        &self.record
     }
 
     pub(crate) fn record_mut(&mut self) -> &mut RequestRecord {
-        self.head
-            .extensions
-            .get_mut::<RequestRecord>()
-            .expect("every scheduled response carries its record")
+        &mut self.record
     }
 
     /// Sets the attempts made for this response (after status retries), which a body
