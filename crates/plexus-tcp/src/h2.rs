@@ -35,6 +35,7 @@ use tracing::Instrument;
 
 use crate::classify;
 use crate::h2_health::{Heard, KeepAlive, Listening, Probing};
+use crate::h2_pacing::Paced;
 use crate::io::MaybeTls;
 use plexus_core::{ConnectionShared as Shared, InFlight};
 
@@ -100,7 +101,7 @@ pub(crate) async fn handshake(
         .max_header_list_size(settings.max_header_list_size)
         .enable_push(false);
     let heard = Heard::new();
-    let io = Listening::new(io, Arc::clone(&heard));
+    let io = Paced::new(Listening::new(io, Arc::clone(&heard)));
     let (sender, mut conn) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
         Error::new(ErrorKind::Protocol)
             .with_message("HTTP/2 handshake failed")
@@ -148,7 +149,7 @@ enum SettingsProbe {
 }
 
 struct Driver {
-    conn: H2Conn<Listening<MaybeTls>, Bytes>,
+    conn: H2Conn<Paced<Listening<MaybeTls>>, Bytes>,
     keep_alive: Option<KeepAlive>,
     ping: Option<PingPong>,
     settings_probe: SettingsProbe,

@@ -28,6 +28,7 @@ mod connector;
 mod h1;
 mod h2;
 mod h2_health;
+mod h2_pacing;
 mod happy_eyeballs;
 mod io;
 mod keep_alive;
