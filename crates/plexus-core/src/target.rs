@@ -3,17 +3,19 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::origin::{Origin, Scheme};
-use http::header::{HeaderName, HOST};
+use http::header::{HeaderName, CONNECTION, HOST, TE, TRANSFER_ENCODING, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme, Uri};
 use http::HeaderValue;
 
 /// Headers that describe one HTTP/1.1 hop and are forbidden in h2 (RFC 9113 §8.2.2).
-const CONNECTION_SPECIFIC: [&str; 5] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
+/// Names, not strings: comparing two header names is one comparison of their
+/// representations, comparing a name with a string compares bytes.
+const CONNECTION_SPECIFIC: [HeaderName; 5] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
 
 /// The absolute URI for `uri` at `origin` (kept as is when already absolute).
@@ -78,11 +80,10 @@ pub fn to_multiplexed(
     parts.version = version;
     // Most requests carry none of these: one pass over the names (no hashing, no
     // parsing) tells, before seven lookups by name would.
-    let te = HeaderName::from_static("te");
     let any = parts
         .headers
         .keys()
-        .any(|name| name == HOST || name == te || CONNECTION_SPECIFIC.contains(&name.as_str()));
+        .any(|name| *name == HOST || *name == TE || CONNECTION_SPECIFIC.contains(name));
     if !any {
         return Ok(());
     }
@@ -92,10 +93,10 @@ pub fn to_multiplexed(
     parts.headers.remove(HOST);
     if parts
         .headers
-        .get(&te)
+        .get(TE)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"trailers"))
     {
-        parts.headers.remove(te);
+        parts.headers.remove(TE);
     }
     Ok(())
 }
@@ -144,6 +145,23 @@ mod tests {
         to_multiplexed(&origin(), &mut parts, http::Version::HTTP_2)?;
         assert_eq!(parts.uri, "https://example.com:8443/x");
         assert!(parts.headers.is_empty(), "{:?}", parts.headers);
+        // Names outside the standard set are found too; `TE: trailers` stays.
+        for (name, value) in [
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "close"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+        ] {
+            let (mut parts, ()) = http::Request::get("/x")
+                .header(name, value)
+                .header("te", "trailers")
+                .header("x-kept", "1")
+                .body(())?
+                .into_parts();
+            to_multiplexed(&origin(), &mut parts, http::Version::HTTP_3)?;
+            assert_eq!(parts.headers.len(), 2, "{name}: {:?}", parts.headers);
+            assert_eq!(parts.headers["te"], "trailers");
+        }
         Ok(())
     }
 }
