@@ -209,8 +209,11 @@ impl Client {
             .extensions_mut()
             .remove::<crate::redirect::Policy>()
             .unwrap_or_else(|| self.inner.redirect.clone());
+        // Following redirects and retrying statuses take larger futures than one send:
+        // they are boxed, so that a plain request's future stays small (a future is
+        // copied whole each time it moves into the one that awaits it).
         if !policy.is_none() {
-            return crate::follow::follow(self, request, policy, deadline).await;
+            return Box::pin(crate::follow::follow(self, request, policy, deadline)).await;
         }
         if self.inner.status_retry.is_none() {
             // The plainest request, and the most common: no layer between it and the
@@ -219,7 +222,7 @@ impl Client {
                 .send_once(request, started, deadline.at, deadline.limit)
                 .await;
         }
-        self.send_retrying(request, deadline).await
+        Box::pin(self.send_retrying(request, deadline)).await
     }
 
     /// Sends a request and re-sends it per the status retry policy, if one is set.
@@ -334,9 +337,9 @@ impl Client {
             uri = %request.uri(),
             stream_id = tracing::field::Empty,
         );
-        // Pinned where it stands: wrapping the (large) future itself would copy it.
-        let sent = pool.send(request, started);
-        tokio::pin!(sent);
+        // Made where it is pinned: `tokio::pin!` on a binding would keep a second copy of
+        // the (large) future in this one's state.
+        let sent = std::pin::pin!(pool.send(request, started));
         let sent = sent.instrument(span.clone());
         let response = match deadline {
             Some(at) => match tokio::time::timeout_at(at, sent).await {
