@@ -213,13 +213,16 @@ pub struct ResponseBody {
     attempts: u32,
 }
 
-/// The read timeout. Data only notes when it arrived; the timer is re-armed from that
-/// when it fires, rather than reset on every frame of a fast transfer. The timer is made
-/// the first time the body has to wait: a small response whose body came with its head
-/// never touches the timer wheel.
+/// The read timeout: how long the body may wait for its next bytes. A wait begins when
+/// the body is polled and has nothing (the reader's own pauses do not count); only then
+/// is the clock read. Data ends the wait and reads no clock, so a small response whose
+/// body came with its head reads none, and never touches the timer wheel. The timer is
+/// made at the first wait and re-armed from the current wait's start when it fires,
+/// rather than reset at every wait of a fast transfer.
 struct StallWatch {
     after: Duration,
-    last_data: Instant,
+    /// When the current wait began; `None` while data flows.
+    waiting_since: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
@@ -227,19 +230,19 @@ impl StallWatch {
     fn new(after: Duration) -> StallWatch {
         StallWatch {
             after,
-            last_data: Instant::now(),
+            waiting_since: None,
             timer: None,
         }
     }
 
-    /// Ready when no data has arrived for the read timeout.
+    /// Ready when the body has waited for the read timeout without data.
     fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
-        let due = self.last_data + self.after;
+        let since = *self.waiting_since.get_or_insert_with(Instant::now);
+        let due = since + self.after;
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
         while timer.as_mut().poll(cx).is_ready() {
-            let due = self.last_data + self.after;
             if due <= Instant::now() {
                 return Poll::Ready(self.after);
             }
@@ -340,7 +343,7 @@ impl http_body::Body for ResponseBody {
                     );
                 }
                 if let Some(watch) = this.stall.as_mut().filter(|_| len > 0) {
-                    watch.last_data = Instant::now();
+                    watch.waiting_since = None;
                 }
             }
             Poll::Pending => {
