@@ -137,7 +137,9 @@ impl ClientBuilder {
 
     /// Longest wait for the next bytes of a response body (a stalled body fails with
     /// [`ErrorKind::BodyStalled`]), however long the whole transfer takes; `None` waits
-    /// forever. Default 60 s; raise it for event streams with sparse heartbeats.
+    /// forever. A wait is counted from when the body is read and has nothing: time the
+    /// caller spends elsewhere between reads does not count. Default 60 s; raise it for
+    /// event streams with sparse heartbeats.
     pub fn read_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
         self.read_timeout = limit.into();
         self
