@@ -30,7 +30,8 @@ pub(crate) struct GetArgs {
     /// Write every response body to FILE instead of stdout (`/dev/null` discards).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Extra request header, `Name: value` (repeatable).
+    /// Extra request header, `Name: value` (repeatable); `Name:` sends no such header,
+    /// not even the default `User-Agent` or `Accept`; `Name;` sends it empty.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
     /// Request method (default GET; POST with -d, PUT with -T).
@@ -269,6 +270,7 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
 async fn build_client(args: &GetArgs) -> Result<Client, String> {
     let mut builder = args.tls.apply(Client::builder()).await?;
     builder = args.proxy.apply(builder)?;
+    builder = crate::request_args::without_removed_defaults(builder, &args.headers)?;
     if args.http1_1 {
         builder = builder.http1_only();
     } else if args.http2_prior_knowledge {

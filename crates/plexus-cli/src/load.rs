@@ -56,7 +56,8 @@ pub(crate) struct LoadArgs {
     /// Request body; `@FILE` reads it from FILE. Implies POST.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     data: Option<String>,
-    /// Extra request header, `Name: value` (repeatable).
+    /// Extra request header, `Name: value` (repeatable); `Name:` sends no such header,
+    /// not even the default `User-Agent` or `Accept`; `Name;` sends it empty.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
     #[command(flatten)]
@@ -198,6 +199,7 @@ async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
         .no_decompression()
         // ... and goes to it directly, whatever proxy the environment names.
         .no_proxy();
+    builder = crate::request_args::without_removed_defaults(builder, &args.headers)?;
     builder = if args.h1 {
         builder.http1_only()
     } else if args.h2 && cleartext {

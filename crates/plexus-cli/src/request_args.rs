@@ -85,6 +85,51 @@ impl ProxyArgs {
     }
 }
 
+/// One `-H` argument, read as curl reads it.
+enum HeaderArg {
+    /// `Name: value`; `Name;` sends the header with an empty value.
+    Send(HeaderName, HeaderValue),
+    /// `Name:` with nothing after the colon: the header is not sent at all, not even the
+    /// client's default (`User-Agent`, `Accept`).
+    Remove(HeaderName),
+}
+
+fn header_arg(h: &str) -> Result<HeaderArg, String> {
+    let name_of = |name: &str| {
+        HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("invalid header name in `{h}`"))
+    };
+    let Some((name, value)) = h.split_once(':') else {
+        return match h.trim_end().strip_suffix(';') {
+            Some(name) => Ok(HeaderArg::Send(
+                name_of(name)?,
+                HeaderValue::from_static(""),
+            )),
+            None => Err(format!("header `{h}` is not `Name: value`")),
+        };
+    };
+    let name = name_of(name)?;
+    if value.trim().is_empty() {
+        return Ok(HeaderArg::Remove(name));
+    }
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid header value in `{h}`"))?;
+    Ok(HeaderArg::Send(name, value))
+}
+
+/// The client's default headers that `-H 'Name:'` arguments take away.
+pub(crate) fn without_removed_defaults(
+    mut builder: ClientBuilder,
+    headers: &[String],
+) -> Result<ClientBuilder, String> {
+    for h in headers {
+        if let HeaderArg::Remove(name) = header_arg(h)? {
+            builder = builder.without_default_header(name);
+        }
+    }
+    Ok(builder)
+}
+
 /// What every request of a run carries.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestShape {
@@ -105,14 +150,10 @@ impl RequestShape {
     ) -> Result<RequestShape, String> {
         let mut parsed = Vec::new();
         for h in headers {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
-            let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| format!("invalid header name in `{h}`"))?;
-            let value = HeaderValue::from_str(value.trim())
-                .map_err(|_| format!("invalid header value in `{h}`"))?;
-            parsed.push((name, value));
+            match header_arg(h)? {
+                HeaderArg::Send(name, value) => parsed.push((name, value)),
+                HeaderArg::Remove(_) => {}
+            }
         }
         let data = match data {
             Some(d) => Some(match d.strip_prefix('@') {

@@ -744,6 +744,67 @@ async fn json_and_user_reach_the_server() {
     );
 }
 
+/// `-H` as curl reads it: `Name:` takes a header away, the client's defaults included;
+/// `Name;` sends it empty. The server's view of the request tells.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_arguments_remove_and_empty_as_curl() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = ca_file(dir.path());
+    let server = TestServer::builder().start().await.expect("server starts");
+    let url = server.url("/inspect");
+    let run = plexus(&["get", "--cacert", s(&ca), &url]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("user-agent: plexus/"), "{}", run.stdout);
+    assert!(run.stdout.contains("accept: */*\n"), "{}", run.stdout);
+    let run = plexus(&[
+        "get",
+        "--cacert",
+        s(&ca),
+        "-H",
+        "User-Agent:",
+        "-H",
+        "accept :  ",
+        "-H",
+        "X-Empty;",
+        "-H",
+        "X-Kept: 1",
+        &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("user-agent"), "{}", run.stdout);
+    assert!(!run.stdout.contains("accept:"), "{}", run.stdout);
+    assert!(run.stdout.contains("x-empty: \n"), "{}", run.stdout);
+    assert!(run.stdout.contains("x-kept: 1\n"), "{}", run.stdout);
+    // The load generator reads them the same way.
+    let run = plexus(&[
+        "load",
+        "-n",
+        "3",
+        "--json",
+        "--cacert",
+        s(&ca),
+        "-H",
+        "User-Agent:",
+        &url,
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = plexus(&[
+        "load",
+        "-n",
+        "1",
+        "--cacert",
+        s(&ca),
+        "-H",
+        "Bad Name:",
+        &url,
+    ])
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("invalid header name"), "{}", run.stderr);
+}
+
 /// `-w`'s timing breakdown and plexus's own variables: a new connection's steps in order,
 /// then a reused one's set-up steps at zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

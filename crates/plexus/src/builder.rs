@@ -489,6 +489,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Stops sending a header by default (`user-agent`, `accept`, or one added before):
+    /// as curl's `-H 'Name:'`.
+    pub fn without_default_header(mut self, name: impl TryInto<HeaderName>) -> Self {
+        match name.try_into() {
+            Ok(n) => {
+                self.default_headers.remove(n);
+            }
+            Err(_) => self.fail("invalid header name"),
+        }
+        self
+    }
+
     /// Adds every header of `headers` to those sent with every request, replacing the
     /// default of the same name (`user-agent`, `accept`); a request's own value wins.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
