@@ -15,6 +15,9 @@
 //!
 //! `--instructions` instead counts user-space instructions per request with callgrind,
 //! at concurrency 1 on one connection, start-up cancelled by differencing two run lengths.
+//! It also counts `plexus load -H 'User-Agent:' -H 'Accept:'`: the request the direct
+//! clients send, without plexus's two default headers (HTTP/3's QPACK encoder in h3 0.0.8
+//! Huffman-codes every literal value, a byte at a time, on every request).
 //!
 //! Usage: plexus-bench [--rounds R] [--quick] [--rows 'TEXT;TEXT...'] [--instructions]
 //! (`--rows` keeps the rows whose name contains one of the texts.)
@@ -107,6 +110,9 @@ enum Contender {
     H3Direct,
     Reqwest,
     Plexus,
+    /// plexus without its default `User-Agent` and `Accept`, sending what the direct
+    /// clients send (instruction counts only).
+    PlexusBare,
 }
 
 impl Contender {
@@ -117,6 +123,7 @@ impl Contender {
             Contender::H3Direct => "h3 + quinn, direct",
             Contender::Reqwest => "reqwest",
             Contender::Plexus => "plexus",
+            Contender::PlexusBare => "plexus, no default headers",
         }
     }
 
@@ -452,12 +459,15 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
                 .arg(ca)
                 .arg(&url);
         }
-        Contender::Plexus => {
+        Contender::Plexus | Contender::PlexusBare => {
             cmd.arg(&tools.plexus)
                 .args(["load", "--json", proto_flag])
                 .args(["-n", &n_s, "-c", &c_s, "-m", &m_s, "--cacert"])
-                .arg(ca)
-                .arg(&url);
+                .arg(ca);
+            if c == Contender::PlexusBare {
+                cmd.args(["-H", "User-Agent:", "-H", "Accept:"]);
+            }
+            cmd.arg(&url);
         }
     }
     cmd
@@ -570,7 +580,11 @@ fn count_instructions(tools: &Tools) -> Result<(), String> {
             m: 1,
         };
         let mut reference = None;
-        for &c in Contender::for_proto(proto) {
+        let contenders = Contender::for_proto(proto)
+            .iter()
+            .copied()
+            .chain([Contender::PlexusBare]);
+        for c in contenders {
             let short = callgrind_total(c, tools, &row, SHORT)?;
             let long = callgrind_total(c, tools, &row, LONG)?;
             let per = long.saturating_sub(short) as f64 / (LONG - SHORT) as f64;
