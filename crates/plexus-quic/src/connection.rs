@@ -25,6 +25,7 @@ use crate::frame_scan::FrameTooLarge;
 use crate::goaway::GoawaySeen;
 use crate::peer_params::PeerParams;
 use crate::transport::{WatchedOpener, WatchedQuic, WatchedRecv};
+use crate::udp_pacing::BurstGauge;
 
 type H3Send = h3::client::SendRequest<WatchedOpener, Bytes>;
 type H3RecvStream = h3::client::RequestStream<WatchedRecv, Bytes>;
@@ -47,6 +48,15 @@ struct Link {
     goaway: Arc<GoawaySeen>,
     /// Set when the client closed the connection over an oversized control frame.
     refused: Arc<OnceLock<FrameTooLarge>>,
+    /// Told of every response that ends, for the socket's receive pacing.
+    bursts: Arc<BurstGauge>,
+}
+
+/// What a connection reports to: the connector's path-failure hook, and its socket's
+/// receive pacing.
+pub(crate) struct Watchers {
+    pub(crate) path_failure: Option<PathFailureHook>,
+    pub(crate) bursts: Arc<BurstGauge>,
 }
 
 /// Called with the origin when a QUIC connection's network path fails.
@@ -180,13 +190,14 @@ pub(crate) async fn establish(
     params: Arc<PeerParams>,
     config: &QuicConfig,
     early: Option<EarlyDataOutcome>,
-    path_hook: Option<PathFailureHook>,
+    watchers: Watchers,
 ) -> Result<QuicConnection, Error> {
     let link = Link {
         quic,
-        path: Arc::new(PathWatch::new(path_hook)),
+        path: Arc::new(PathWatch::new(watchers.path_failure)),
         goaway: Arc::default(),
         refused: Arc::default(),
+        bursts: watchers.bursts,
     };
     let quic = &link.quic;
     let connected = Instant::now();
@@ -684,10 +695,12 @@ impl http_body::Body for QuicBody {
         match polled {
             Poll::Ready(Ok(Some(trailers))) => {
                 this.in_flight = None;
+                this.link.bursts.response_done();
                 Poll::Ready(Some(Ok(Frame::trailers(trailers))))
             }
             Poll::Ready(Ok(None)) => {
                 this.in_flight = None;
+                this.link.bursts.response_done();
                 Poll::Ready(None)
             }
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(this.fail(e)))),

@@ -11,6 +11,7 @@ use quinn::crypto::rustls::QuicClientConfig;
 
 use crate::connection::{self, PathFailureHook, QuicConnection};
 use crate::peer_params::{PeerParams, TappedConfig};
+use crate::udp_pacing::{BurstGauge, PacedUdp};
 
 /// Settings of the QUIC transport. Every field has a documented default.
 #[derive(Debug, Clone)]
@@ -201,7 +202,7 @@ impl QuicConnector {
         let (host, port) = via.unwrap_or((origin.host(), origin.port()));
         let addr = resolve(host, port).await?;
         let resolved = Instant::now();
-        let endpoint = self.endpoints.for_addr(addr)?;
+        let (endpoint, bursts) = self.endpoints.for_addr(addr)?;
         let params = Arc::new(PeerParams::default());
         let crypto: Arc<dyn quinn::crypto::ClientConfig> = Arc::new(TappedConfig {
             inner: Arc::clone(&self.crypto) as Arc<dyn quinn::crypto::ClientConfig>,
@@ -242,7 +243,10 @@ impl QuicConnector {
             params,
             &self.config,
             early,
-            self.on_path_failure.clone(),
+            connection::Watchers {
+                path_failure: self.on_path_failure.clone(),
+                bursts,
+            },
         )
         .await
     }
@@ -270,29 +274,44 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
         })
 }
 
-/// One client endpoint (UDP socket) per address family, made when first needed.
+/// One client endpoint (UDP socket) per address family, made when first needed, with the
+/// gauge its receive pacing reads.
 #[derive(Default)]
 struct Endpoints {
-    v4: Mutex<Option<quinn::Endpoint>>,
-    v6: Mutex<Option<quinn::Endpoint>>,
+    v4: Mutex<Option<(quinn::Endpoint, Arc<BurstGauge>)>>,
+    v6: Mutex<Option<(quinn::Endpoint, Arc<BurstGauge>)>>,
 }
 
 impl Endpoints {
-    fn for_addr(&self, addr: SocketAddr) -> Result<quinn::Endpoint, Error> {
+    fn for_addr(&self, addr: SocketAddr) -> Result<(quinn::Endpoint, Arc<BurstGauge>), Error> {
         let (slot, bind) = match addr.ip() {
             IpAddr::V4(_) => (&self.v4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             IpAddr::V6(_) => (&self.v6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))),
         };
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(endpoint) = slot.as_ref() {
-            return Ok(endpoint.clone());
+        if let Some((endpoint, gauge)) = slot.as_ref() {
+            return Ok((endpoint.clone(), Arc::clone(gauge)));
         }
-        let endpoint = quinn::Endpoint::client(bind).map_err(|e| {
+        let gauge = Arc::new(BurstGauge::default());
+        let endpoint = paced_endpoint(bind, Arc::clone(&gauge)).map_err(|e| {
             Error::new(ErrorKind::Connect)
                 .with_message(format!("cannot open a UDP socket on {bind}"))
                 .with_source(e)
         })?;
-        *slot = Some(endpoint.clone());
-        Ok(endpoint)
+        *slot = Some((endpoint.clone(), Arc::clone(&gauge)));
+        Ok((endpoint, gauge))
     }
+}
+
+/// A client endpoint on a UDP socket bound to `bind`, its receives paced by `gauge`.
+fn paced_endpoint(bind: SocketAddr, gauge: Arc<BurstGauge>) -> std::io::Result<quinn::Endpoint> {
+    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    let socket = runtime.wrap_udp_socket(std::net::UdpSocket::bind(bind)?)?;
+    let socket = Arc::new(PacedUdp::new(socket, gauge));
+    quinn::Endpoint::new_with_abstract_socket(
+        quinn::EndpointConfig::default(),
+        None,
+        socket,
+        runtime,
+    )
 }

@@ -26,6 +26,7 @@ mod frame_scan;
 mod goaway;
 mod peer_params;
 mod transport;
+mod udp_pacing;
 mod varint;
 
 pub use connection::{PathFailureHook, QuicBody, QuicConnection};
