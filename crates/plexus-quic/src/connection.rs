@@ -655,6 +655,12 @@ impl plexus_core::StreamFacts for QuicBody {
 }
 
 impl BodyState {
+    /// The response arrived whole: the stream is free, and the socket's pacing hears of it.
+    fn complete(&mut self) {
+        self.in_flight = None;
+        self.link.bursts.response_done();
+    }
+
     fn fail(&mut self, e: StreamError) -> Error {
         let error = match self.in_flight.take() {
             // The response has begun: the server took the request, whatever its GOAWAY says.
@@ -694,13 +700,11 @@ impl http_body::Body for QuicBody {
         this.reading = polled.is_pending();
         match polled {
             Poll::Ready(Ok(Some(trailers))) => {
-                this.in_flight = None;
-                this.link.bursts.response_done();
+                this.complete();
                 Poll::Ready(Some(Ok(Frame::trailers(trailers))))
             }
             Poll::Ready(Ok(None)) => {
-                this.in_flight = None;
-                this.link.bursts.response_done();
+                this.complete();
                 Poll::Ready(None)
             }
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(this.fail(e)))),
