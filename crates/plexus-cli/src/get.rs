@@ -373,7 +373,8 @@ fn extra_headers(args: &GetArgs) -> Vec<String> {
     let mut headers = args.headers.clone();
     let given = |name: &str| {
         args.headers.iter().any(|h| {
-            h.split(':')
+            // `Name: value`, `Name:` (no such header) and `Name;` (empty) all give it.
+            h.split([':', ';'])
                 .next()
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
         })
