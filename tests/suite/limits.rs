@@ -139,4 +139,18 @@ async fn oversized_response_heads_are_refused() {
         .expect_err("too many headers");
     assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
     hello(&client, &server.url("/")).await;
+    // The default is hyper's own limit, 100 headers.
+    let client = client_builder().build().expect("client");
+    client
+        .get(server.url("/headers/90/1"))
+        .send()
+        .await
+        .expect("90 headers are within the default");
+    let error = client
+        .get(server.url("/headers/101/1"))
+        .send()
+        .await
+        .expect_err("101 headers are over the default");
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    hello(&client, &server.url("/")).await;
 }

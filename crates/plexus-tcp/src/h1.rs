@@ -36,11 +36,16 @@ pub struct H1Settings {
     pub max_headers: usize,
 }
 
+/// hyper's own limit on response headers. hyper parses into a fixed array of this many
+/// slots; any other limit makes it allocate and fill a vector of that size for every
+/// response (about 2,000 instructions), so this one is the default and is not passed on.
+const HYPER_MAX_HEADERS: usize = 100;
+
 impl Default for H1Settings {
     fn default() -> H1Settings {
         H1Settings {
             max_header_size: 64 * 1024,
-            max_headers: 128,
+            max_headers: HYPER_MAX_HEADERS,
         }
     }
 }
@@ -65,9 +70,12 @@ pub(crate) async fn handshake(
     info: ConnectionInfo,
     settings: &H1Settings,
 ) -> Result<H1Connection, Error> {
-    let (sender, conn) = http1::Builder::new()
-        .max_headers(settings.max_headers)
-        .max_buf_size(settings.max_header_size.max(8192))
+    let mut builder = http1::Builder::new();
+    builder.max_buf_size(settings.max_header_size.max(8192));
+    if settings.max_headers != HYPER_MAX_HEADERS {
+        builder.max_headers(settings.max_headers);
+    }
+    let (sender, conn) = builder
         .handshake::<_, Body>(TokioIo::new(io))
         .await
         .map_err(|e| Error::new(ErrorKind::Protocol).with_source(e))?;

@@ -21,7 +21,7 @@ use crate::transport::Http3Mode;
 /// | [`timeout`](Self::timeout) (whole request, body included) | none |
 /// | [`read_timeout`](Self::read_timeout) (no response body bytes for this long) | 60 s |
 /// | [`max_response_header_size`](Self::max_response_header_size) | 64 KiB (HTTP/1.1), 256 KiB (h2 / h3 field section) |
-/// | [`max_response_headers`](Self::max_response_headers) (HTTP/1.1) | 128 |
+/// | [`max_response_headers`](Self::max_response_headers) (HTTP/1.1) | 100 |
 /// | [`max_response_body_size`](Self::max_response_body_size) | none |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 90 s |
 /// | [`max_connections_per_origin`](Self::max_connections_per_origin) (h2) | 1 |
@@ -162,7 +162,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Most headers in an HTTP/1.1 response (default 128); more fail the request with
+    /// Most headers in an HTTP/1.1 response (default 100, hyper's own limit: any other
+    /// makes hyper allocate a table of that size for every response); more fail the request with
     /// [`ErrorKind::TooLarge`]. h2 and h3 limit the header list by size instead.
     pub fn max_response_headers(mut self, n: usize) -> Self {
         self.tcp.h1.max_headers = n;
