@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderMap, CONNECTION};
+use http::header::{HeaderMap, HeaderName, CONNECTION};
+
+/// `Keep-Alive`, as a name: a lookup by string would parse the string on every response.
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// The parameters of a `Keep-Alive` response header. Unknown parameters and malformed
 /// values are ignored, as the header is advisory.
@@ -43,7 +46,7 @@ impl KeepAliveHeader {
     /// The `Keep-Alive` header of a response, merged over all its lines.
     pub fn from_headers(headers: &HeaderMap) -> KeepAliveHeader {
         let mut out = KeepAliveHeader::default();
-        for value in headers.get_all("keep-alive") {
+        for value in headers.get_all(KEEP_ALIVE) {
             let one = KeepAliveHeader::parse(value.as_bytes());
             out.timeout = one.timeout.or(out.timeout);
             out.max = one.max.or(out.max);

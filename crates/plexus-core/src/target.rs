@@ -54,17 +54,24 @@ pub fn origin_form(uri: &Uri) -> Uri {
     form
 }
 
-/// Makes an HTTP/1.1 request head out of a request for `origin`: origin-form target and a
-/// `Host` header (the caller's own `Host` wins).
-pub fn to_http1(origin: &Origin, parts: &mut http::request::Parts) -> Result<(), Error> {
+/// The `Host` header for requests to `origin`. An HTTP/1.1 connection makes it once and
+/// hands a copy (a reference count) to each request: formatting it per request cost more
+/// than a tenth of the request.
+pub fn host_header(origin: &Origin) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(&origin.authority())
+        .map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))
+}
+
+/// Makes an HTTP/1.1 request head: origin-form target and the `Host` header `host` (see
+/// [`host_header`]; the caller's own `Host` wins). It goes after the other headers, as
+/// hyper's own client puts it: RFC 9110 §7.2 would have it first, but moving it there means
+/// rebuilding the map (about 500 instructions a request), and no server reads it by place.
+pub fn to_http1(host: &HeaderValue, parts: &mut http::request::Parts) {
     if !parts.headers.contains_key(HOST) {
-        let host = HeaderValue::from_str(&origin.authority())
-            .map_err(|e| Error::new(ErrorKind::InvalidUrl).with_source(e))?;
-        parts.headers.insert(HOST, host);
+        parts.headers.insert(HOST, host.clone());
     }
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
-    Ok(())
 }
 
 /// Makes an h2 or h3 request head: absolute URI, no hop-by-hop headers, no `Host` (its
@@ -128,7 +135,7 @@ mod tests {
         let (mut parts, ()) = http::Request::get("https://example.com:8443/a/b?c=d")
             .body(())?
             .into_parts();
-        to_http1(&origin(), &mut parts)?;
+        to_http1(&host_header(&origin())?, &mut parts);
         assert_eq!(parts.uri, "/a/b?c=d");
         assert_eq!(parts.headers[HOST], "example.com:8443");
         Ok(())

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
@@ -62,6 +62,8 @@ struct H1Inner {
     sender: Mutex<http1::SendRequest<Body>>,
     /// Requests the server still takes on this connection (from `Keep-Alive: max`).
     remaining: Mutex<Option<u32>>,
+    /// The `Host` header of every request, made once.
+    host: HeaderValue,
 }
 
 /// Runs the HTTP/1.1 handshake (nothing on the wire) and spawns the connection's driver.
@@ -70,6 +72,7 @@ pub(crate) async fn handshake(
     info: ConnectionInfo,
     settings: &H1Settings,
 ) -> Result<H1Connection, Error> {
+    let host = plexus_core::target::host_header(&info.origin)?;
     let mut builder = http1::Builder::new();
     builder.max_buf_size(settings.max_header_size.max(8192));
     if settings.max_headers != HYPER_MAX_HEADERS {
@@ -115,6 +118,7 @@ pub(crate) async fn handshake(
         inner: Arc::new(H1Inner {
             sender: Mutex::new(sender),
             remaining: Mutex::new(None),
+            host,
         }),
     })
 }
@@ -144,9 +148,7 @@ impl H1Connection {
             }
             let (mut parts, body) = request.into_parts();
             let absolute = parts.uri.clone();
-            if let Err(e) = plexus_core::target::to_http1(&shared.info().origin, &mut parts) {
-                return Err(SendError::new(e));
-            }
+            plexus_core::target::to_http1(&inner.host, &mut parts);
             let client_closes = plexus_core::keep_alive::has_connection_close(&parts.headers);
             let request = Request::from_parts(parts, body);
             let in_flight = shared.in_flight_guard();
