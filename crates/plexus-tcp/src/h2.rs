@@ -323,6 +323,7 @@ impl H2Connection {
                 in_flight: Some(in_flight),
                 _upload_cancel: upload_cancel,
                 data_done: false,
+                ended: false,
                 remaining,
             };
             Ok(Response::from_parts(head, body))
@@ -396,6 +397,9 @@ pub struct H2Body {
     in_flight: Option<InFlight>,
     _upload_cancel: Option<oneshot::Sender<()>>,
     data_done: bool,
+    /// Every frame of the stream was handed out: further polls answer the end without
+    /// asking the h2 crate (each question there takes the connection's lock).
+    ended: bool,
     /// Bytes still to come, from `Content-Length`.
     remaining: Option<u64>,
 }
@@ -427,12 +431,22 @@ impl http_body::Body for H2Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
         if !this.data_done {
             match this.recv.poll_data(cx) {
                 Poll::Ready(Some(Ok(data))) => {
                     let _ = this.recv.flow_control().release_capacity(data.len());
                     if let Some(r) = this.remaining.as_mut() {
                         *r = r.saturating_sub(data.len() as u64);
+                    }
+                    if this.recv.is_end_stream() {
+                        // The frame carried END_STREAM and nothing is buffered behind
+                        // it (no trailers): the stream is over. Saying so now spares the
+                        // reader two more trips into the h2 crate to learn it.
+                        this.ended = true;
+                        this.in_flight = None;
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
@@ -443,10 +457,12 @@ impl http_body::Body for H2Body {
         }
         match this.recv.poll_trailers(cx) {
             Poll::Ready(Ok(Some(trailers))) => {
+                this.ended = true;
                 this.in_flight = None;
                 Poll::Ready(Some(Ok(Frame::trailers(trailers))))
             }
             Poll::Ready(Ok(None)) => {
+                this.ended = true;
                 this.in_flight = None;
                 Poll::Ready(None)
             }
@@ -456,7 +472,7 @@ impl http_body::Body for H2Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.recv.is_end_stream()
+        self.ended || self.recv.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
