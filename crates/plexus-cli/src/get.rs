@@ -270,6 +270,9 @@ async fn run_inner(args: GetArgs) -> Result<i32, String> {
 async fn build_client(args: &GetArgs) -> Result<Client, String> {
     let mut builder = args.tls.apply(Client::builder()).await?;
     builder = args.proxy.apply(builder)?;
+    // curl's `Accept: */*`, which the library does not send (see `ClientBuilder`): a
+    // `-H 'Accept: ...'`, `--json` or `-H 'Accept:'` replaces or removes it.
+    builder = builder.default_header(http::header::ACCEPT, "*/*");
     builder = crate::request_args::without_removed_defaults(builder, &args.headers)?;
     if args.http1_1 {
         builder = builder.http1_only();

@@ -90,7 +90,7 @@ enum HeaderArg {
     /// `Name: value`; `Name;` sends the header with an empty value.
     Send(HeaderName, HeaderValue),
     /// `Name:` with nothing after the colon: the header is not sent at all, not even the
-    /// client's default (`User-Agent`, `Accept`).
+    /// client's default (`User-Agent`; `plexus get`'s `Accept`).
     Remove(HeaderName),
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, USER_AGENT};
+use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use plexus_core::{Error, ErrorKind};
 use plexus_quic::QuicConfig;
 use plexus_sched::{PoolConfig, RetryPolicy};
@@ -41,7 +41,7 @@ use crate::transport::Http3Mode;
 /// | [`alt_svc_file`](Self::alt_svc_file) | none (memory only) |
 /// | [`quic_idle_timeout`](Self::quic_idle_timeout) / keep-alive | 30 s / 10 s |
 /// | TLS | 1.3 and 1.2, certificates verified against Mozilla's roots |
-/// | headers | `user-agent: plexus/VERSION`, `accept: */*` |
+/// | headers | `user-agent: plexus/VERSION` (no `Accept`: its absence means `*/*`, RFC 9110 §12.5.1) |
 /// | cookies (feature `cookies`) | none; `cookie_store(true)` keeps a jar |
 /// | [`proxy`](Self::proxy) | from `HTTPS_PROXY`, `http_proxy`, `ALL_PROXY`, `NO_PROXY` |
 #[derive(Debug)]
@@ -76,7 +76,6 @@ impl Default for ClientBuilder {
             USER_AGENT,
             HeaderValue::from_static(concat!("plexus/", env!("CARGO_PKG_VERSION"))),
         );
-        default_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         ClientBuilder {
             tcp: TcpConfig::default(),
             quic: QuicConfig::default(),
@@ -490,7 +489,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Stops sending a header by default (`user-agent`, `accept`, or one added before):
+    /// Stops sending a header by default (`user-agent`, or one added before):
     /// as curl's `-H 'Name:'`.
     pub fn without_default_header(mut self, name: impl TryInto<HeaderName>) -> Self {
         match name.try_into() {
@@ -503,7 +502,7 @@ impl ClientBuilder {
     }
 
     /// Adds every header of `headers` to those sent with every request, replacing the
-    /// default of the same name (`user-agent`, `accept`); a request's own value wins.
+    /// default of the same name (`user-agent`); a request's own value wins.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
         let mut last = None;
         for (name, value) in headers {
