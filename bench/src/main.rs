@@ -110,8 +110,8 @@ enum Contender {
     H3Direct,
     Reqwest,
     Plexus,
-    /// plexus without its default `User-Agent` and `Accept`, sending what the direct
-    /// clients send (instruction counts only).
+    /// plexus without its default `User-Agent`, sending what the direct clients send
+    /// (instruction counts only).
     PlexusBare,
 }
 
@@ -465,7 +465,7 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
                 .args(["-n", &n_s, "-c", &c_s, "-m", &m_s, "--cacert"])
                 .arg(ca);
             if c == Contender::PlexusBare {
-                cmd.args(["-H", "User-Agent:", "-H", "Accept:"]);
+                cmd.args(["-H", "User-Agent:"]);
             }
             cmd.arg(&url);
         }
