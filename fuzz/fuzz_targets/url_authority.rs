@@ -41,8 +41,9 @@ fuzz_target!(|data: &[u8]| {
         .expect("a request of a valid URI")
         .into_parts()
         .0;
-    target::to_http1(&origin, &mut h1).expect("an HTTP/1.1 head");
-    assert!(h1.headers.contains_key(http::header::HOST));
+    let host = target::host_header(&origin).expect("an origin's authority is a Host value");
+    target::to_http1(&host, &mut h1);
+    assert_eq!(h1.headers.get(http::header::HOST), Some(&host));
     let mut h2 = http::Request::get(uri)
         .body(())
         .expect("request")
