@@ -57,7 +57,7 @@ pub(crate) struct LoadArgs {
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     data: Option<String>,
     /// Extra request header, `Name: value` (repeatable); `Name:` sends no such header,
-    /// not even the default `User-Agent` or `Accept`; `Name;` sends it empty.
+    /// not even the default `User-Agent`; `Name;` sends it empty.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
     #[command(flatten)]
