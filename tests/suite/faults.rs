@@ -182,6 +182,19 @@ async fn refused_streams_are_retried_for_any_method() {
     assert_eq!(stats.refused_streams as usize, retried);
     assert!(retried >= 10, "every third stream was refused: {retried}");
     assert!(stats.duplicate_request_ids.is_empty());
+    // The default headers go into each attempt, the retried ones too.
+    let mut retried_gets = 0;
+    for _ in 0..6 {
+        let response = client
+            .get(server.url("/inspect"))
+            .send()
+            .await
+            .expect("GET");
+        retried_gets += response.record().retries.len();
+        let seen = response.text().await.expect("body");
+        assert!(seen.contains("user-agent: plexus/"), "{seen}");
+    }
+    assert!(retried_gets >= 1, "every third stream was refused");
 }
 
 #[tokio::test]

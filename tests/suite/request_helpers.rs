@@ -209,6 +209,11 @@ async fn default_headers_and_the_user_agent_reach_the_server() {
         own.contains("x-tenant: red\n") && !own.contains("x-tenant: blue"),
         "{own}"
     );
+    // Beside a header of the request's own, a default keeps every one of its values.
+    assert!(
+        own.contains("x-team: a\n") && own.contains("x-team: b\n"),
+        "{own}"
+    );
     let bad = client_builder().user_agent("bad\nagent").build();
     assert_eq!(
         bad.map(|_| ()).map_err(|e| e.kind()),

@@ -27,6 +27,10 @@ pub struct PoolConfig {
     pub retry: RetryPolicy,
     /// Told of every [`PoolEvent`](crate::PoolEvent). Default: none.
     pub events: Option<crate::EventHook>,
+    /// Headers every request carries unless it has its own of the same name (a
+    /// client's `User-Agent`). Default: none. They are added to each attempt as it is
+    /// sent, so the copy of the request kept for a retry does not carry them.
+    pub default_headers: http::HeaderMap,
 }
 
 impl Default for PoolConfig {
@@ -39,6 +43,7 @@ impl Default for PoolConfig {
             queue_timeout: Some(Duration::from_secs(60)),
             retry: RetryPolicy::default(),
             events: None,
+            default_headers: http::HeaderMap::new(),
         }
     }
 }

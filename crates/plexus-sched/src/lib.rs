@@ -40,6 +40,7 @@
 mod body;
 mod config;
 mod core;
+mod default_headers;
 mod events;
 mod pool;
 mod retry;

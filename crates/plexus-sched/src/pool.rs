@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::body::LeasedBody;
 use crate::config::PoolConfig;
 use crate::core::{Acquired, Core, CoreConfig, LeaseInfo, Outcome, SlotId, WaiterId};
+use crate::default_headers::add_defaults;
 use crate::events::{CloseReason, EventHook, PoolEvent};
 use crate::retry::{self, Attempt};
 use crate::snapshot::{ConnectionSnapshot, OriginSnapshot};
@@ -283,7 +284,10 @@ impl<C: Connection> Pool<C> {
         let mut responses_seen = self.shared.responses.load(Ordering::Acquire);
         loop {
             number += 1;
+            // The copy is taken before the default headers go in: with none of its own,
+            // a request's copy costs no header map.
             let backup = retry::try_clone_request(&request);
+            add_defaults(request.headers_mut(), &self.shared.config.default_headers);
             // The record keeps the URL: the retry copy's when there is one (it goes unused
             // once a response arrives), else a copy made now.
             let url = backup.is_none().then(|| request.uri().clone());

@@ -1,6 +1,5 @@
 //! `Client`: one per process, cheap to clone; it owns a scheduler per origin.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -53,20 +52,21 @@ struct Inner {
     decoders: crate::decode::Decoders,
     /// The `Accept-Encoding` the decoders ask for, made once.
     accept_encoding: Option<http::HeaderValue>,
-    default_headers: HeaderMap,
     #[cfg(feature = "cookies")]
     cookies: Option<Arc<crate::cookie::Jar>>,
     pools: Mutex<Pools>,
 }
 
 /// The pools, per origin: a pool per version and HTTP/3 policy — one, nearly always.
+/// Looked up on every request, so hashed with foldhash (randomly seeded, like std's
+/// SipHash, at a fraction of its cost).
 #[derive(Default)]
 struct Pools {
-    by_origin: HashMap<Origin, Vec<PoolEntry>>,
+    by_origin: foldhash::HashMap<Origin, Vec<PoolEntry>>,
     /// The same pools, found by the URI's authority exactly as written, per scheme (http,
     /// https): most requests find their pool here without building (and allocating) an
     /// [`Origin`]. Spellings of one origin are few: the map grows with the origins.
-    by_authority: [HashMap<Box<str>, Vec<PoolEntry>>; 2],
+    by_authority: [foldhash::HashMap<Box<str>, Vec<PoolEntry>>; 2],
 }
 
 impl fmt::Debug for Client {
@@ -134,7 +134,11 @@ impl Client {
                     broken,
                     proxies,
                 }),
-                pool_config: b.pool,
+                pool_config: PoolConfig {
+                    // The pools add them to each attempt (see `PoolConfig::default_headers`).
+                    default_headers: b.default_headers,
+                    ..b.pool
+                },
                 version_policy: b.version_policy,
                 timeout: b.timeout,
                 read_timeout: b.read_timeout,
@@ -146,7 +150,6 @@ impl Client {
                 redirect: b.redirect,
                 decoders: b.decoders,
                 accept_encoding: b.decoders.accept_encoding(),
-                default_headers: b.default_headers,
                 #[cfg(feature = "cookies")]
                 cookies: b.cookies,
                 pools: Mutex::new(Pools::default()),
@@ -306,30 +309,25 @@ impl Client {
             .unwrap_or(self.inner.connectors.http3);
         let pool = self.pool(request.uri(), http3)?;
         let origin = pool.origin();
-        if request.headers().is_empty() {
-            request
-                .headers_mut()
-                .clone_from(&self.inner.default_headers);
-        } else {
-            for (name, value) in &self.inner.default_headers {
-                if !request.headers().contains_key(name) {
-                    request.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-        }
+        // The default headers go in at the pool, per attempt; a default counts here as
+        // the request's own (a default `Cookie` or `Accept-Encoding` wins over the jar's
+        // and the decoders').
+        let defaults = &self.inner.pool_config.default_headers;
         #[cfg(feature = "cookies")]
         let cookie_url = self.inner.cookies.as_ref().map(|jar| {
-            if !request.headers().contains_key(http::header::COOKIE) {
+            let cookie = http::header::COOKIE;
+            if !request.headers().contains_key(&cookie) && !defaults.contains_key(&cookie) {
                 if let Some(value) = jar.cookies(request.uri()) {
                     request.headers_mut().insert(http::header::COOKIE, value);
                 }
             }
             request.uri().clone()
         });
-        let decoders = self
-            .inner
-            .decoders
-            .offer(self.inner.accept_encoding.as_ref(), request.headers_mut());
+        let decoders = self.inner.decoders.offer(
+            self.inner.accept_encoding.as_ref(),
+            request.headers_mut(),
+            defaults,
+        );
         let head_request = request.method() == Method::HEAD;
         let span = tracing::debug_span!(
             "request",

@@ -96,14 +96,21 @@ impl Decoders {
     }
 
     /// Adds `accept` (this set's [`accept_encoding`](Decoders::accept_encoding), made
-    /// once per client) unless the caller set an `Accept-Encoding` (then the caller
-    /// decodes) or asks for a range (offsets would be into the encoded body). Returns the
-    /// decoders that apply to the response: none unless it was offered here.
-    pub(crate) fn offer(&self, accept: Option<&HeaderValue>, headers: &mut HeaderMap) -> Decoders {
+    /// once per client) unless the caller set an `Accept-Encoding`, in the request or in
+    /// the client's `defaults` (then the caller decodes), or asks for a range (offsets
+    /// would be into the encoded body). Returns the decoders that apply to the response:
+    /// none unless it was offered here.
+    pub(crate) fn offer(
+        &self,
+        accept: Option<&HeaderValue>,
+        headers: &mut HeaderMap,
+        defaults: &HeaderMap,
+    ) -> Decoders {
         let Some(accept) = accept else {
             return *self;
         };
-        if headers.contains_key(ACCEPT_ENCODING) || headers.contains_key(http::header::RANGE) {
+        let set = |name| headers.contains_key(&name) || defaults.contains_key(&name);
+        if set(ACCEPT_ENCODING) || set(http::header::RANGE) {
             return Decoders {
                 max_ratio: self.max_ratio,
                 ..Decoders::none()
