@@ -297,6 +297,13 @@ pub trait Connection: Clone + Send + Sync + 'static {
         request: Request<Body>,
     ) -> impl Future<Output = Result<Response<Self::ResponseBody>, SendError>> + Send + 'static;
 
+    /// How many header fields [`send_request`](Connection::send_request) adds to a
+    /// request's map (HTTP/1.1: `Host`), so that a caller building the map can leave room
+    /// for them. Default: none.
+    fn added_headers(&self) -> usize {
+        0
+    }
+
     /// Requests in flight and the peer's current limit.
     fn capacity(&self) -> Capacity;
 

@@ -287,7 +287,6 @@ impl<C: Connection> Pool<C> {
             // The copy is taken before the default headers go in: with none of its own,
             // a request's copy costs no header map.
             let backup = retry::try_clone_request(&request);
-            add_defaults(request.headers_mut(), &self.shared.config.default_headers);
             // The record keeps the URL: the retry copy's when there is one (it goes unused
             // once a response arrives), else a copy made now.
             let url = backup.is_none().then(|| request.uri().clone());
@@ -295,6 +294,11 @@ impl<C: Connection> Pool<C> {
                 .acquire(number > 1)
                 .await
                 .map_err(|e| e.with_origin(&self.shared.origin).with_attempts(number))?;
+            add_defaults(
+                request.headers_mut(),
+                &self.shared.config.default_headers,
+                lease.conn().added_headers(),
+            );
             let sent = lease.conn().send_request(request).await;
             match sent {
                 Ok(response) => {

@@ -106,6 +106,14 @@ impl Connection for TcpConnection {
         }
     }
 
+    fn added_headers(&self) -> usize {
+        match &self.proto {
+            // `Host` (`plexus_core::target::to_http1`).
+            Proto::H1(_) => 1,
+            Proto::H2(_) => 0,
+        }
+    }
+
     fn capacity(&self) -> Capacity {
         self.shared().capacity()
     }

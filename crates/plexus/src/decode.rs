@@ -123,6 +123,10 @@ impl Decoders {
     /// The encoding to undo for a response with `headers`, if it is one of ours (a single
     /// encoding; a chain such as `gzip, br` is left to the caller).
     pub(crate) fn encoding_of(&self, headers: &HeaderMap) -> Option<Encoding> {
+        if !(self.gzip || self.brotli || self.zstd || self.deflate) {
+            // Nothing was offered (no decoder, or the caller set `Accept-Encoding`).
+            return None;
+        }
         let mut values = headers.get_all(CONTENT_ENCODING).iter();
         let value = values.next()?;
         if values.next().is_some() {

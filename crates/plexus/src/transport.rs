@@ -100,6 +100,13 @@ impl Connection for AnyConnection {
         }
     }
 
+    fn added_headers(&self) -> usize {
+        match &self.transport {
+            Transport::Tcp(c) => c.added_headers(),
+            Transport::Quic(c) => c.added_headers(),
+        }
+    }
+
     fn capacity(&self) -> Capacity {
         match &self.transport {
             Transport::Tcp(c) => c.capacity(),
