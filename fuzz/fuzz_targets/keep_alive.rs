@@ -4,7 +4,7 @@
 
 use http::header::{HeaderMap, HeaderValue, CONNECTION};
 use libfuzzer_sys::fuzz_target;
-use plexus_core::keep_alive::{has_connection_close, KeepAliveHeader};
+use plexus_core::keep_alive::{has_connection_close, ConnectionHeaders, KeepAliveHeader};
 
 fuzz_target!(|data: &[u8]| {
     let parsed = KeepAliveHeader::parse(data);
@@ -19,10 +19,15 @@ fuzz_target!(|data: &[u8]| {
         let mut headers = HeaderMap::new();
         headers.append("keep-alive", value.clone());
         headers.append(CONNECTION, value);
-        assert_eq!(KeepAliveHeader::from_headers(&headers), parsed);
+        let read = ConnectionHeaders::read(&headers);
+        assert_eq!(read.params, parsed);
         let close = has_connection_close(&headers);
+        assert_eq!(close, read.close);
         if close {
             assert!(text.to_ascii_lowercase().contains("close"));
+        }
+        if read.keep_alive {
+            assert!(text.to_ascii_lowercase().contains("keep-alive"));
         }
     }
 });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::header::HeaderMap;
 use http::Version;
-use plexus_core::keep_alive::{has_connection_close, has_connection_token, KeepAliveHeader};
+use plexus_core::keep_alive::ConnectionHeaders;
 
 /// Whether a connection may carry another request after this response, and for how long
 /// it may sit idle first.
@@ -23,10 +23,11 @@ pub(crate) struct Reuse {
 /// Reads the reuse rules off a response: `Connection: close`, HTTP/1.0 without
 /// `Connection: keep-alive`, `Keep-Alive: max=0` all end the connection after it.
 pub(crate) fn reuse_after(version: Version, headers: &HeaderMap) -> Reuse {
-    let ka = KeepAliveHeader::from_headers(headers);
-    let http10_close = version == Version::HTTP_10 && !has_connection_token(headers, "keep-alive");
+    let read = ConnectionHeaders::read(headers);
+    let ka = read.params;
+    let http10_close = version == Version::HTTP_10 && !read.keep_alive;
     Reuse {
-        closing: has_connection_close(headers) || http10_close || ka.max == Some(0),
+        closing: read.close || http10_close || ka.max == Some(0),
         remaining: ka.max,
         idle_limit: ka.timeout.map(client_idle_limit),
     }

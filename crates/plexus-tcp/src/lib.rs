@@ -37,7 +37,7 @@ mod tunnel;
 pub use connector::{HttpVersionPolicy, TcpConfig, TcpConnector};
 pub use h1::{H1Body, H1Settings};
 pub use h2::{H2Body, H2Settings};
-pub use plexus_core::keep_alive::{has_connection_close, KeepAliveHeader};
+pub use plexus_core::keep_alive::{has_connection_close, ConnectionHeaders, KeepAliveHeader};
 pub use tunnel::ProxyEndpoint;
 
 use plexus_core::ConnectionShared as Shared;
