@@ -77,6 +77,33 @@ async fn callers_who_ask_themselves_get_the_encoded_bytes() {
         .await
         .expect("body");
     assert!(!seen.contains("accept-encoding"), "{seen}");
+
+    // A default `Accept-Encoding` is the caller's own too: sent as it is, and the body
+    // left encoded.
+    let own_default = client_builder()
+        .default_header("accept-encoding", "gzip")
+        .build()
+        .expect("client");
+    let seen = own_default
+        .get(server.url("/inspect"))
+        .send()
+        .await
+        .expect("response")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        seen.contains("accept-encoding: gzip\n") && !seen.contains("zstd"),
+        "{seen}"
+    );
+    let response = own_default
+        .get(server.url("/encoded/gzip/1000"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let body = response.bytes().await.expect("body");
+    assert_eq!(body[..2], [0x1f, 0x8b], "gzip's magic number");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
