@@ -12,19 +12,24 @@ fn pattern(len: u64) -> Vec<u8> {
     (0..len).map(pattern_byte).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_encoding_is_asked_for_and_decoded() {
-    init_tracing();
-    let server = TestServer::builder().start().await.expect("server starts");
-    let client = client();
-    let seen = client
+/// The request head as the server saw it (`/inspect`).
+async fn request_head(client: &plexus::Client, server: &TestServer) -> String {
+    client
         .get(server.url("/inspect"))
         .send()
         .await
         .expect("response")
         .text()
         .await
-        .expect("body");
+        .expect("body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_encoding_is_asked_for_and_decoded() {
+    init_tracing();
+    let server = TestServer::builder().start().await.expect("server starts");
+    let client = client();
+    let seen = request_head(&client, &server).await;
     assert!(
         seen.contains("accept-encoding: gzip, br, zstd, deflate\n"),
         "{seen}"
@@ -68,14 +73,7 @@ async fn callers_who_ask_themselves_get_the_encoded_bytes() {
     assert_eq!(body[..2], [0x1f, 0x8b], "gzip's magic number");
 
     let plain = client_builder().no_decompression().build().expect("client");
-    let seen = plain
-        .get(server.url("/inspect"))
-        .send()
-        .await
-        .expect("response")
-        .text()
-        .await
-        .expect("body");
+    let seen = request_head(&plain, &server).await;
     assert!(!seen.contains("accept-encoding"), "{seen}");
 
     // A default `Accept-Encoding` is the caller's own too: sent as it is, and the body
@@ -84,14 +82,7 @@ async fn callers_who_ask_themselves_get_the_encoded_bytes() {
         .default_header("accept-encoding", "gzip")
         .build()
         .expect("client");
-    let seen = own_default
-        .get(server.url("/inspect"))
-        .send()
-        .await
-        .expect("response")
-        .text()
-        .await
-        .expect("body");
+    let seen = request_head(&own_default, &server).await;
     assert!(
         seen.contains("accept-encoding: gzip\n") && !seen.contains("zstd"),
         "{seen}"
