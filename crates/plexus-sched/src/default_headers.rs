@@ -11,12 +11,12 @@ pub(crate) fn add_defaults(headers: &mut HeaderMap, defaults: &HeaderMap, room: 
     if defaults.is_empty() {
         return;
     }
+    if headers.is_empty() && room == 0 {
+        // The common case, and the cheapest: one copy of the whole map.
+        headers.clone_from(defaults);
+        return;
+    }
     if headers.is_empty() {
-        if room == 0 {
-            // The common case, and the cheapest: one copy of the whole map.
-            headers.clone_from(defaults);
-            return;
-        }
         // A copy would be full, and the next header would grow it: sized once instead.
         headers.reserve(defaults.len() + room);
     }

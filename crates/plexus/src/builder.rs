@@ -61,7 +61,6 @@ pub struct ClientBuilder {
     pub(crate) status_retry: Option<StatusRetry>,
     pub(crate) redirect: crate::redirect::Policy,
     pub(crate) decoders: crate::decode::Decoders,
-    pub(crate) default_headers: HeaderMap,
     /// `None`: the proxies the environment names.
     pub(crate) proxies: Option<Vec<crate::Proxy>>,
     #[cfg(feature = "cookies")]
@@ -83,7 +82,11 @@ impl Default for ClientBuilder {
             http3_race_delay: Duration::from_millis(300),
             http3_broken_backoff: Duration::from_secs(300),
             alt_svc_file: None,
-            pool: PoolConfig::default(),
+            // The pools add the default headers to each attempt.
+            pool: PoolConfig {
+                default_headers,
+                ..PoolConfig::default()
+            },
             version_policy: HttpVersionPolicy::Negotiate,
             tls: TlsOptions::default(),
             timeout: None,
@@ -92,7 +95,6 @@ impl Default for ClientBuilder {
             status_retry: None,
             redirect: crate::redirect::Policy::default(),
             decoders: crate::decode::Decoders::default(),
-            default_headers,
             proxies: None,
             #[cfg(feature = "cookies")]
             cookies: None,
@@ -467,7 +469,7 @@ impl ClientBuilder {
     pub fn user_agent(mut self, value: impl TryInto<HeaderValue>) -> Self {
         match value.try_into() {
             Ok(v) => {
-                self.default_headers.insert(USER_AGENT, v);
+                self.pool.default_headers.insert(USER_AGENT, v);
             }
             Err(_) => self.fail("invalid User-Agent value"),
         }
@@ -482,7 +484,7 @@ impl ClientBuilder {
     ) -> Self {
         match (name.try_into(), value.try_into()) {
             (Ok(n), Ok(v)) => {
-                self.default_headers.insert(n, v);
+                self.pool.default_headers.insert(n, v);
             }
             _ => self.fail("invalid default header"),
         }
@@ -494,7 +496,7 @@ impl ClientBuilder {
     pub fn without_default_header(mut self, name: impl TryInto<HeaderName>) -> Self {
         match name.try_into() {
             Ok(n) => {
-                self.default_headers.remove(n);
+                self.pool.default_headers.remove(n);
             }
             Err(_) => self.fail("invalid header name"),
         }
@@ -509,7 +511,7 @@ impl ClientBuilder {
             // A name is given once for all its values.
             let name = match name {
                 Some(n) => {
-                    self.default_headers.remove(&n);
+                    self.pool.default_headers.remove(&n);
                     last = Some(n.clone());
                     n
                 }
@@ -518,7 +520,7 @@ impl ClientBuilder {
                     None => continue,
                 },
             };
-            self.default_headers.append(name, value);
+            self.pool.default_headers.append(name, value);
         }
         self
     }

@@ -134,11 +134,7 @@ impl Client {
                     broken,
                     proxies,
                 }),
-                pool_config: PoolConfig {
-                    // The pools add them to each attempt (see `PoolConfig::default_headers`).
-                    default_headers: b.default_headers,
-                    ..b.pool
-                },
+                pool_config: b.pool,
                 version_policy: b.version_policy,
                 timeout: b.timeout,
                 read_timeout: b.read_timeout,
