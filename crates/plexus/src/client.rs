@@ -314,7 +314,7 @@ impl Client {
             let cookie = http::header::COOKIE;
             if !request.headers().contains_key(&cookie) && !defaults.contains_key(&cookie) {
                 if let Some(value) = jar.cookies(request.uri()) {
-                    request.headers_mut().insert(http::header::COOKIE, value);
+                    request.headers_mut().insert(cookie, value);
                 }
             }
             request.uri().clone()

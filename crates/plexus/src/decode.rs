@@ -78,6 +78,11 @@ impl Decoders {
         HeaderValue::from_str(&names.join(", ")).ok()
     }
 
+    /// At least one decoder is on: something was offered.
+    fn any(&self) -> bool {
+        self.gzip || self.brotli || self.zstd || self.deflate
+    }
+
     fn accepted(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.gzip {
@@ -123,7 +128,7 @@ impl Decoders {
     /// The encoding to undo for a response with `headers`, if it is one of ours (a single
     /// encoding; a chain such as `gzip, br` is left to the caller).
     pub(crate) fn encoding_of(&self, headers: &HeaderMap) -> Option<Encoding> {
-        if !(self.gzip || self.brotli || self.zstd || self.deflate) {
+        if !self.any() {
             // Nothing was offered (no decoder, or the caller set `Accept-Encoding`).
             return None;
         }
