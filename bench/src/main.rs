@@ -1,8 +1,8 @@
 //! `plexus-bench`: runs every contender against the same server, alternating them run by
 //! run (A B C A B C ...), and prints per row the median rate with its min–max, the ratio
 //! to the reference's median from the same run, client CPU time per request, peak RSS,
-//! connections opened (where the contender reports them) and the server's CPU time per
-//! request — client and server share the machine's two cores.
+//! the connections the server accepted (min–max over the runs) and the server's CPU time
+//! per request — client and server share the machine's two cores.
 //!
 //! Servers, one per protocol, the same for every contender: nghttpd (one worker thread)
 //! for h2, nginx (one worker) for HTTP/1.1, and plexus-testkit's h3 server (h3 + quinn,
@@ -37,8 +37,8 @@ struct Sample {
     rss_kib: u64,
     /// Server CPU per request, in microseconds.
     server_cpu_us: f64,
-    /// Connections the client opened, when it says.
-    connections: Option<u64>,
+    /// Connections the server accepted from the client during the run.
+    connections: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,9 @@ struct Row {
     n: u64,
     c: u64,
     m: u64,
+    /// reqwest and plexus run as one client with `c * m` requests at once, its pool
+    /// choosing the connections (h2load still opens `c` of `m` streams).
+    one_client: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +79,24 @@ impl Body {
 }
 
 macro_rules! rows {
-    ($($name:literal $proto:ident $body:ident n $n:literal c $c:literal m $m:literal;)*) => {
-        &[$(Row { name: $name, proto: Proto::$proto, body: Body::$body, n: $n, c: $c, m: $m }),*]
+    ($($name:literal $proto:ident $body:ident n $n:literal c $c:literal m $m:literal
+        $(one_client $one:literal)?;)*) => {
+        &[$(Row {
+            name: $name,
+            proto: Proto::$proto,
+            body: Body::$body,
+            n: $n,
+            c: $c,
+            m: $m,
+            one_client: false $(|| $one)?,
+        }),*]
     };
 }
 
 const ROWS: &[Row] = rows! {
     "h1 small, c1" H1 Small n 20000 c 1 m 1;
     "h1 small, c10" H1 Small n 50000 c 10 m 1;
+    "h1 small, 100 at once, one client" H1 Small n 50000 c 100 m 1 one_client true;
     "h2 small, c1 m1" H2 Small n 20000 c 1 m 1;
     "h2 small, c1 m10" H2 Small n 50000 c 1 m 10;
     "h2 small, c1 m100" H2 Small n 50000 c 1 m 100;
@@ -151,6 +164,62 @@ struct Server {
     child: Option<Child>,
     /// nginx runs under the testkit's peer, which owns its process and directory.
     _peer: Option<plexus_testkit::peers::Peer>,
+    /// Where the count of connections it accepted comes from.
+    accepts: Accepts,
+}
+
+/// How a server's accepted connections are counted: on the server's side, whatever the
+/// client says.
+enum Accepts {
+    /// The kernel's count of TCP connections accepted (`PassiveOpens` in
+    /// `/proc/net/snmp`). It covers the whole network namespace: `bench/run` gives the
+    /// bench one of its own when it can, so that only the bench's loopback traffic counts.
+    Tcp,
+    /// The h3 server answers a line on its stdin with the QUIC connections it accepted.
+    Asked(
+        std::cell::RefCell<(
+            std::process::ChildStdin,
+            std::io::BufReader<std::process::ChildStdout>,
+        )>,
+    ),
+}
+
+impl Server {
+    /// Connections the server has accepted since it started (TCP: since the namespace
+    /// began).
+    fn accepted(&self) -> Result<u64, String> {
+        match &self.accepts {
+            Accepts::Tcp => tcp_passive_opens(),
+            Accepts::Asked(pipes) => {
+                use std::io::{BufRead, Write};
+                let mut pipes = pipes.borrow_mut();
+                let (ask, answer) = &mut *pipes;
+                let mut line = String::new();
+                writeln!(ask, "connections")
+                    .and_then(|()| ask.flush())
+                    .and_then(|()| answer.read_line(&mut line))
+                    .map_err(|e| format!("h3-server: {e}"))?;
+                line.trim()
+                    .parse()
+                    .map_err(|_| format!("h3-server answered {line:?}"))
+            }
+        }
+    }
+}
+
+/// TCP connections accepted in this network namespace (`Tcp: ... PassiveOpens` in
+/// `/proc/net/snmp`: a line of names, then a line of values).
+fn tcp_passive_opens() -> Result<u64, String> {
+    let snmp =
+        std::fs::read_to_string("/proc/net/snmp").map_err(|e| format!("/proc/net/snmp: {e}"))?;
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap_or(""), tcp.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "PassiveOpens")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| "no TCP PassiveOpens in /proc/net/snmp".to_string())
 }
 
 impl Drop for Server {
@@ -291,6 +360,7 @@ fn start_nghttpd(www: &Path, certs: &plexus_testkit::CertFiles) -> Result<Server
         pid: child.id(),
         child: Some(child),
         _peer: None,
+        accepts: Accepts::Tcp,
     })
 }
 
@@ -310,6 +380,7 @@ fn start_nginx(runtime: &tokio::runtime::Runtime, ca: &Path) -> Result<Server, S
         pid: peer.pid().ok_or("nginx has no pid")?,
         child: None,
         _peer: Some(peer),
+        accepts: Accepts::Tcp,
     })
 }
 
@@ -318,15 +389,17 @@ fn start_nginx(runtime: &tokio::runtime::Runtime, ca: &Path) -> Result<Server, S
 fn start_h3_server(bin_dir: &Path, ca: &Path) -> Result<Server, String> {
     let mut child = Command::new(bin_dir.join("h3-server"))
         .arg(ca)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start h3-server: {e}"))?;
+    let (Some(ask), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err("h3-server has no pipes".into());
+    };
+    let mut answer = std::io::BufReader::new(out);
     let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)
-            .map_err(|e| e.to_string())?;
-    }
+    std::io::BufRead::read_line(&mut answer, &mut line).map_err(|e| e.to_string())?;
     let port = line
         .trim()
         .parse()
@@ -337,6 +410,7 @@ fn start_h3_server(bin_dir: &Path, ca: &Path) -> Result<Server, String> {
         pid: child.id(),
         child: Some(child),
         _peer: None,
+        accepts: Accepts::Asked(std::cell::RefCell::new((ask, answer))),
     })
 }
 
@@ -350,6 +424,13 @@ fn workspace_release(bench_exe: &Path, name: &str) -> PathBuf {
 }
 
 fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
+    if std::env::var_os("PLEXUS_BENCH_OWN_NETNS").is_none() {
+        eprintln!(
+            "plexus-bench: not in a network namespace of its own (bench/run gives it one as \
+             root): other TCP connections on this machine may add to the HTTP/1.1 and h2 \
+             rows' connection counts"
+        );
+    }
     println!(
         "| row | contender | req/s median (min–max) | MB/s | ratio to reference | client CPU/req | peak RSS | conns | server CPU/req |"
     );
@@ -376,11 +457,14 @@ fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
             let cpu: Vec<f64> = samples[i].iter().map(|s| s.cpu_us).collect();
             let server: Vec<f64> = samples[i].iter().map(|s| s.server_cpu_us).collect();
             let rss = samples[i].iter().map(|s| s.rss_kib).max().unwrap_or(0);
-            let conns = samples[i]
-                .iter()
-                .filter_map(|s| s.connections)
-                .max()
-                .map_or("–".to_string(), |c| c.to_string());
+            let (fewest, most) = samples[i].iter().fold((u64::MAX, 0), |(lo, hi), s| {
+                (lo.min(s.connections), hi.max(s.connections))
+            });
+            let conns = if fewest == most {
+                most.to_string()
+            } else {
+                format!("{fewest}–{most}")
+            };
             let m = median(&rps);
             println!(
                 "| {} | {} | {:.0} ({:.0}–{:.0}) | {} | {:.2}x | {:.1} µs | {} KiB | {} | {:.1} µs |",
@@ -424,6 +508,12 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
         Tools::path(row.proto, row.body)
     );
     let (n_s, c_s, m_s) = (n.to_string(), row.c.to_string(), row.m.to_string());
+    // reqwest and plexus as clients: `c` of `m` loops each, or one of `c * m`.
+    let (clients, loops) = if row.one_client {
+        ("1".to_string(), (row.c * row.m).to_string())
+    } else {
+        (c_s.clone(), m_s.clone())
+    };
     let proto_flag = match row.proto {
         Proto::H1 => "--h1",
         Proto::H2 => "--h2",
@@ -455,15 +545,20 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
         }
         Contender::Reqwest => {
             cmd.arg(tools.bin_dir.join("reqwest-load"))
-                .args(["-n", &n_s, "-c", &c_s, "-m", &m_s, proto_flag, "--cacert"])
+                .args([
+                    "-n", &n_s, "-c", &clients, "-m", &loops, proto_flag, "--cacert",
+                ])
                 .arg(ca)
                 .arg(&url);
         }
         Contender::Plexus | Contender::PlexusBare => {
             cmd.arg(&tools.plexus)
                 .args(["load", "--json", proto_flag])
-                .args(["-n", &n_s, "-c", &c_s, "-m", &m_s, "--cacert"])
+                .args(["-n", &n_s, "-c", &clients, "-m", &loops, "--cacert"])
                 .arg(ca);
+            if row.one_client {
+                cmd.arg("--pooled");
+            }
             if c == Contender::PlexusBare {
                 cmd.args(["-H", "User-Agent:"]);
             }
@@ -475,7 +570,8 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
 
 /// One run of `contender` on `row` with `n` requests, under GNU time.
 fn measure(c: Contender, tools: &Tools, row: &Row, n: u64) -> Result<Sample, String> {
-    let server_pid = tools.server(row.proto).pid;
+    let server = tools.server(row.proto);
+    let server_pid = server.pid;
     let mut cmd = command(
         c,
         tools,
@@ -483,9 +579,11 @@ fn measure(c: Contender, tools: &Tools, row: &Row, n: u64) -> Result<Sample, Str
         n,
         &["/usr/bin/time", "-f", "BENCH-TIME %U %S %M"],
     );
+    let accepted_before = server.accepted()?;
     let server_before = cpu_ticks(server_pid);
     let out = cmd.output().map_err(|e| format!("{}: {e}", c.name()))?;
     let server_after = cpu_ticks(server_pid);
+    let connections = server.accepted()? - accepted_before;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
@@ -495,7 +593,7 @@ fn measure(c: Contender, tools: &Tools, row: &Row, n: u64) -> Result<Sample, Str
             row.name
         ));
     }
-    let (rps, connections) = match c {
+    let (rps, claimed) = match c {
         Contender::H2load => {
             let rps = stdout
                 .lines()
@@ -510,7 +608,7 @@ fn measure(c: Contender, tools: &Tools, row: &Row, n: u64) -> Result<Sample, Str
             if failed != Some(0) {
                 return Err(format!("h2load had failures on {}: {stdout}", row.name));
             }
-            (rps, Some(row.c))
+            (rps, None)
         }
         _ => {
             let json = serde_json::from_str::<serde_json::Value>(stdout.trim()).ok();
@@ -528,6 +626,13 @@ fn measure(c: Contender, tools: &Tools, row: &Row, n: u64) -> Result<Sample, Str
         }
     };
     let rps = rps.ok_or_else(|| format!("{}: no rate in its output: {stdout}", c.name()))?;
+    if claimed.is_some_and(|claimed| claimed != connections) {
+        eprintln!(
+            "plexus-bench: {} on {} says it opened {claimed:?} connections; the server accepted {connections}",
+            c.name(),
+            row.name
+        );
+    }
     let time = stderr
         .lines()
         .find_map(|l| l.strip_prefix("BENCH-TIME "))
@@ -578,6 +683,7 @@ fn count_instructions(tools: &Tools) -> Result<(), String> {
             n: 0,
             c: 1,
             m: 1,
+            one_client: false,
         };
         let mut reference = None;
         let contenders = Contender::for_proto(proto)

@@ -30,9 +30,15 @@ pub(crate) struct LoadArgs {
     /// Run for this many seconds instead of a number of requests.
     #[arg(short = 'D', long = "duration", value_name = "SECONDS")]
     duration: Option<f64>,
-    /// Connections (each a client of its own, with one connection to the origin).
+    /// Connections (each a client of its own, with one connection to the origin;
+    /// clients, with `--pooled`).
     #[arg(short = 'c', long = "clients", default_value_t = 1, value_name = "N")]
     connections: usize,
+    /// Each client keeps the pool a service's client has by default rather than one
+    /// connection: up to six HTTP/1.1 connections to the origin (h2 and h3: one), opened
+    /// as the requests in flight need them. `-m` is then the requests at once per client.
+    #[arg(long)]
+    pooled: bool,
     /// Requests in flight at once on each connection (over HTTP/1.1 they queue for it).
     #[arg(
         short = 'm',
@@ -185,14 +191,16 @@ async fn run_inner(args: LoadArgs) -> Result<i32, String> {
     Ok(i32::from(summary.errors > 0))
 }
 
-/// A client with one connection to the origin, speaking what the flags ask.
+/// A client with one connection to the origin (with `--pooled`, the default pool),
+/// speaking what the flags ask.
 async fn client(args: &LoadArgs, cleartext: bool) -> Result<Client, String> {
-    let mut builder = args
-        .tls
-        .apply(Client::builder())
-        .await?
-        .max_connections_per_origin(1)
-        .http1_max_connections_per_origin(1)
+    let mut builder = args.tls.apply(Client::builder()).await?;
+    if !args.pooled {
+        builder = builder
+            .max_connections_per_origin(1)
+            .http1_max_connections_per_origin(1);
+    }
+    builder = builder
         // A load generator measures the URL it is given, as h2load and wrk do, and
         // reads the bytes as sent.
         .redirect(plexus::redirect::Policy::none())

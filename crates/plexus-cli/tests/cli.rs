@@ -580,6 +580,24 @@ async fn load_over_http1_keeps_c_connections() {
     assert_eq!(stats.tcp_connections, 4, "{stats:?}");
 }
 
+/// With `--pooled`, one client's requests at once open what its pool allows over
+/// HTTP/1.1, six connections, and keep them: no connection churns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_pooled_over_http1_opens_what_the_pool_allows() {
+    let server = TestServer::builder().start().await.expect("server");
+    let json = load(
+        &server,
+        "/",
+        &["-n", "2000", "-c", "1", "-m", "30", "--h1", "--pooled"],
+    )
+    .await;
+    let stats = server.stats();
+    assert_eq!(json["ok"], 2000, "{json}");
+    assert_eq!(json["connections"], 6, "{json}");
+    assert_eq!(stats.requests, 2000, "{stats:?}");
+    assert_eq!(stats.tcp_connections, 6, "{stats:?}");
+}
+
 /// Over HTTP/3, and by duration: the server saw exactly the requests reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_over_h3_for_a_duration() {
