@@ -112,8 +112,11 @@ const ROWS: &[Row] = rows! {
     "h3 1 MiB, c1 m1" H3 OneMib n 300 c 1 m 1;
     "h3 1 MiB, c1 m10" H3 OneMib n 300 c 1 m 10;
     "h1 100 MiB, c1" H1 HundredMib n 3 c 1 m 1;
+    "h1 100 MiB, c10" H1 HundredMib n 10 c 10 m 1;
     "h2 100 MiB, c1 m1" H2 HundredMib n 3 c 1 m 1;
+    "h2 100 MiB, c1 m10" H2 HundredMib n 10 c 1 m 10;
     "h3 100 MiB, c1 m1" H3 HundredMib n 3 c 1 m 1;
+    "h3 100 MiB, c1 m10" H3 HundredMib n 10 c 1 m 10;
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
