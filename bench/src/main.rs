@@ -470,12 +470,12 @@ fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
             };
             let m = median(&rps);
             println!(
-                "| {} | {} | {:.0} ({:.0}–{:.0}) | {} | {:.2}x | {:.1} µs | {} KiB | {} | {:.1} µs |",
+                "| {} | {} | {} ({}–{}) | {} | {:.2}x | {:.1} µs | {} KiB | {} | {:.1} µs |",
                 row.name,
                 c.name(),
-                m,
-                rps.iter().copied().fold(f64::INFINITY, f64::min),
-                rps.iter().copied().fold(0.0, f64::max),
+                rate(m),
+                rate(rps.iter().copied().fold(f64::INFINITY, f64::min)),
+                rate(rps.iter().copied().fold(0.0, f64::max)),
                 if row.body == Body::Small {
                     "–".to_string()
                 } else {
@@ -490,6 +490,16 @@ fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A rate in requests a second: whole numbers, but a decimal for the few-a-second rates of
+/// the 100 MiB rows.
+fn rate(x: f64) -> String {
+    if x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
 }
 
 fn median(xs: &[f64]) -> f64 {
