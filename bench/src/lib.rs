@@ -16,7 +16,7 @@ pub enum Proto {
     H3,
 }
 
-/// `-n N -c C -m M [--h1|--h2|--h3] --cacert CA.pem URL`.
+/// `-n N -c C -m M [--h1|--h2|--h3] [--warm] --cacert CA.pem URL`.
 #[derive(Debug, Clone)]
 pub struct LoadArgs {
     /// Requests in all.
@@ -26,6 +26,9 @@ pub struct LoadArgs {
     /// Requests at once per connection.
     pub m: u64,
     pub proto: Proto,
+    /// Each client sends one request before the clock starts, so that its pool holds a
+    /// connection (reqwest only).
+    pub warm: bool,
     pub ca: String,
     pub url: http::Uri,
 }
@@ -43,7 +46,7 @@ impl LoadArgs {
     }
 
     fn try_parse() -> Result<LoadArgs, String> {
-        let (mut n, mut c, mut m, mut proto) = (1000, 1, 1, Proto::H2);
+        let (mut n, mut c, mut m, mut proto, mut warm) = (1000, 1, 1, Proto::H2, false);
         let (mut ca, mut url) = (None, None);
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -55,6 +58,7 @@ impl LoadArgs {
                 "--h1" => proto = Proto::H1,
                 "--h2" => proto = Proto::H2,
                 "--h3" => proto = Proto::H3,
+                "--warm" => warm = true,
                 "--cacert" => ca = Some(value()?),
                 u => url = Some(u.parse().map_err(|e| format!("{u}: {e}"))?),
             }
@@ -64,6 +68,7 @@ impl LoadArgs {
             c: c.max(1),
             m: m.max(1),
             proto,
+            warm,
             ca: ca.ok_or("--cacert is required")?,
             url: url.ok_or("a URL is required")?,
         })

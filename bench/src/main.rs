@@ -11,7 +11,8 @@
 //! Contenders: h2load (`--h1` for HTTP/1.1; the reference for h1 and h2), `h2-direct` and
 //! `h3-direct` (clients written straight on h2, and on h3 + quinn: the "no framework"
 //! baselines; `h3-direct` is the reference for h3), `reqwest-load` (reqwest 0.12, h3 with
-//! its unstable feature) and `plexus load`.
+//! its unstable feature; over h2 also "warm": one request per client before the clock, so
+//! that its pool holds the one connection the row asks for) and `plexus load`.
 //!
 //! `--instructions` instead counts user-space instructions per request with callgrind,
 //! at concurrency 1 on one connection, start-up cancelled by differencing two run lengths.
@@ -125,6 +126,10 @@ enum Contender {
     H2Direct,
     H3Direct,
     Reqwest,
+    /// reqwest after one request per client outside the count, so that its pool holds a
+    /// connection (rows with more than one request at once; over h2, a cold reqwest
+    /// opens one connection per request until ALPN is known).
+    ReqwestWarm,
     Plexus,
     /// plexus without its default `User-Agent`, sending what the direct clients send
     /// (instruction counts only).
@@ -138,9 +143,16 @@ impl Contender {
             Contender::H2Direct => "h2 crate, direct",
             Contender::H3Direct => "h3 + quinn, direct",
             Contender::Reqwest => "reqwest",
+            Contender::ReqwestWarm => "reqwest, warm pool",
             Contender::Plexus => "plexus",
             Contender::PlexusBare => "plexus, no default headers",
         }
+    }
+
+    /// Whether the contender has a run of its own on `row`: a warm reqwest differs from a
+    /// cold one only where more than one request is in flight at the start.
+    fn runs_on(self, row: &Row) -> bool {
+        self != Contender::ReqwestWarm || row.c * row.m > 1
     }
 
     /// Who runs on `proto`, the reference first.
@@ -151,6 +163,7 @@ impl Contender {
                 Contender::H2load,
                 Contender::H2Direct,
                 Contender::Reqwest,
+                Contender::ReqwestWarm,
                 Contender::Plexus,
             ],
             Proto::H3 => &[Contender::H3Direct, Contender::Reqwest, Contender::Plexus],
@@ -447,7 +460,11 @@ fn measure_all(tools: &Tools, opts: &Options) -> Result<(), String> {
         } else {
             row.n
         };
-        let contenders = Contender::for_proto(row.proto);
+        let contenders: Vec<Contender> = Contender::for_proto(row.proto)
+            .iter()
+            .copied()
+            .filter(|c| c.runs_on(row))
+            .collect();
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
         for _ in 0..opts.rounds {
             for (i, c) in contenders.iter().enumerate() {
@@ -556,13 +573,13 @@ fn command(c: Contender, tools: &Tools, row: &Row, n: u64, wrapper: &[&str]) -> 
                 .arg(ca)
                 .arg(&url);
         }
-        Contender::Reqwest => {
+        Contender::Reqwest | Contender::ReqwestWarm => {
             cmd.arg(tools.bin_dir.join("reqwest-load"))
-                .args([
-                    "-n", &n_s, "-c", &clients, "-m", &loops, proto_flag, "--cacert",
-                ])
-                .arg(ca)
-                .arg(&url);
+                .args(["-n", &n_s, "-c", &clients, "-m", &loops, proto_flag]);
+            if c == Contender::ReqwestWarm {
+                cmd.arg("--warm");
+            }
+            cmd.arg("--cacert").arg(ca).arg(&url);
         }
         Contender::Plexus | Contender::PlexusBare => {
             cmd.arg(&tools.plexus)
@@ -702,6 +719,7 @@ fn count_instructions(tools: &Tools) -> Result<(), String> {
         let contenders = Contender::for_proto(proto)
             .iter()
             .copied()
+            .filter(|c| c.runs_on(&row))
             .chain([Contender::PlexusBare]);
         for c in contenders {
             let short = callgrind_total(c, tools, &row, SHORT)?;

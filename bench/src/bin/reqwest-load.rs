@@ -3,7 +3,12 @@
 //! HTTP/3 (`--h3`, reqwest's unstable feature, prior knowledge), on a current-thread
 //! runtime. Prints one JSON object.
 //!
-//! Usage: reqwest-load -n N -c C -m M --h1|--h2|--h3 --cacert CA.pem URL
+//! `--warm`: each client first sends one request, outside the count and the clock, so that
+//! its pool holds a connection whose protocol it knows. Without it, over h2, every request
+//! that finds the pool empty opens a connection of its own until the first handshake ends:
+//! `m` connections per client rather than one.
+//!
+//! Usage: reqwest-load -n N -c C -m M --h1|--h2|--h3 [--warm] --cacert CA.pem URL
 
 use std::time::Instant;
 
@@ -37,6 +42,12 @@ async fn run(args: LoadArgs) -> Result<serde_json::Value, Box<dyn std::error::Er
         .map(|_| client(&args))
         .collect::<Result<Vec<_>, _>>()?;
     let url = args.url.to_string();
+    if args.warm {
+        for client in &clients {
+            let response = client.get(&url).version(version).send().await?;
+            response.bytes().await?;
+        }
+    }
     let budget = Budget::new(args.n);
     let started = Instant::now();
     // Loop i runs on client i mod c: -m loops on each.
