@@ -104,6 +104,47 @@ async fn h2_ping_rescues_a_get_in_flight_on_a_black_hole_and_fails_a_post() {
 }
 
 #[tokio::test]
+async fn a_post_made_while_a_ping_is_out_waits_and_goes_unsent_to_a_new_connection() {
+    init_tracing();
+    let server = TestServer::builder()
+        .h2_only()
+        .black_hole_after(1)
+        .start()
+        .await
+        .expect("server starts");
+    // PING after 200 ms of silence, dead after 1 s more: the POST below, made 500 ms
+    // after the last answer, finds the PING out and waits for it.
+    let client = client_builder()
+        .http2_keep_alive_interval(Duration::from_millis(200))
+        .http2_keep_alive_timeout(Duration::from_millis(1000))
+        .build()
+        .expect("client builds");
+    let url = server.url("/");
+    get_ok(&client, &url, "1").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let response = client
+        .post(&url)
+        .header("x-request-id", "post")
+        .body("payload")
+        .send()
+        .await
+        .expect("a POST that never left is sent again");
+    assert_eq!(response.status(), 200);
+    let record = response.record().clone();
+    // Had it been written into the silent connection, it might have been processed, and
+    // it would fail (a POST is not replayed): it waited, and went out only once the dead
+    // connection was known dead, on a new one.
+    assert_eq!(record.attempts, 2, "{:?}", record.retries);
+    assert_eq!(record.retries[0].delivery(), Delivery::NotSent);
+    assert!(!record.reused);
+    response.bytes().await.expect("body");
+    let stats = server.stats();
+    assert_eq!(stats.requests, 2);
+    assert_eq!(stats.tcp_connections, 2);
+    assert!(stats.duplicate_request_ids.is_empty());
+}
+
+#[tokio::test]
 async fn h1_connection_closed_as_it_is_reused() {
     init_tracing();
     let server = TestServer::builder()

@@ -30,8 +30,14 @@ pub struct ConnectionShared {
     cause: OnceLock<Error>,
     changes: Signal,
     driver: AtomicWaker,
-    idle_hint: Mutex<Option<Duration>>,
+    /// How long the peer keeps the connection open while idle, in milliseconds
+    /// ([`NO_IDLE_HINT`]: not said). An atomic, not a lock: the scheduler reads it on
+    /// every request's release.
+    idle_hint_ms: AtomicU64,
 }
+
+/// `idle_hint_ms` when the peer said nothing.
+const NO_IDLE_HINT: u64 = u64::MAX;
 
 impl ConnectionShared {
     /// A ready connection; `max_concurrent` counts as provisional until
@@ -47,7 +53,7 @@ impl ConnectionShared {
             cause: OnceLock::new(),
             changes: Signal::default(),
             driver: AtomicWaker::new(),
-            idle_hint: Mutex::new(None),
+            idle_hint_ms: AtomicU64::new(NO_IDLE_HINT),
         })
     }
 
@@ -152,15 +158,23 @@ impl ConnectionShared {
     }
 
     /// Records how long the peer keeps the connection open while idle.
+    /// Records how long the peer keeps the connection open while idle (to the
+    /// millisecond).
     pub fn set_idle_hint(&self, hint: Option<Duration>) {
-        if let Ok(mut h) = self.idle_hint.lock() {
-            *h = hint;
-        }
+        let ms = hint.map_or(NO_IDLE_HINT, |h| {
+            u64::try_from(h.as_millis())
+                .unwrap_or(NO_IDLE_HINT - 1)
+                .min(NO_IDLE_HINT - 1)
+        });
+        self.idle_hint_ms.store(ms, Ordering::Relaxed);
     }
 
     /// What [`set_idle_hint`](Self::set_idle_hint) recorded.
     pub fn idle_hint(&self) -> Option<Duration> {
-        self.idle_hint.lock().ok().and_then(|h| *h)
+        match self.idle_hint_ms.load(Ordering::Relaxed) {
+            NO_IDLE_HINT => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     /// Resolves once the state or the peer's limit changed after this call.

@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use crate::body::LeasedBody;
 use crate::config::PoolConfig;
-use crate::core::{Acquired, Core, CoreConfig, LeaseInfo, Outcome, SlotId, WaiterId};
+use crate::core::{Acquired, Clock, Core, CoreConfig, LeaseInfo, Outcome, SlotId, WaiterId};
 use crate::default_headers::add_defaults;
 use crate::events::{CloseReason, EventHook, PoolEvent};
 use crate::retry::{self, Attempt};
@@ -35,6 +35,16 @@ use crate::snapshot::{ConnectionSnapshot, OriginSnapshot};
 /// that the core's deadlines and the timers that wake the driver agree.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// [`now`], read when the core first asks for the time, and only then.
+#[derive(Default)]
+struct LazyNow(Option<Instant>);
+
+impl Clock for LazyNow {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(now)
+    }
 }
 
 /// Opens connections to an origin for a [`Pool`].
@@ -214,7 +224,6 @@ impl<C: Connection> Lease<C> {
 
 impl<C: Connection> Drop for Lease<C> {
     fn drop(&mut self) {
-        let now = now();
         let todo = {
             let mut st = self.shared.lock();
             st.in_flight = st.in_flight.saturating_sub(1);
@@ -224,7 +233,7 @@ impl<C: Connection> Drop for Lease<C> {
                 conn.capacity(),
                 conn.state(),
                 conn.idle_timeout_hint(),
-                now,
+                LazyNow::default(),
             );
             st.take(out)
         };

@@ -84,7 +84,7 @@ pub(crate) struct H2Connection {
     pub(crate) shared: Arc<Shared>,
     sender: SendRequest<Bytes>,
     /// Set while a health PING is outstanding.
-    probing: Option<Probing>,
+    probing: Option<Arc<Probing>>,
 }
 
 /// Runs the h2 handshake on an established byte stream and spawns the driver.
@@ -249,12 +249,13 @@ impl H2Connection {
     ) -> impl Future<Output = Result<Response<H2Body>, SendError>> + Send + 'static {
         let shared = Arc::clone(&self.shared);
         let mut sender = self.sender.clone();
-        let probing = self.probing.clone();
+        let probing = self.probing.as_ref().filter(|p| p.outstanding()).cloned();
         async move {
-            if let Some(mut probing) = probing {
+            if let Some(probing) = probing {
                 // A health PING is out: wait for its answer rather than write to a
-                // connection that may be dead (the driver drops the sender if it is).
-                let _ = probing.wait_for(|outstanding| !outstanding).await;
+                // connection that may be dead (its keep-alive, gone with the driver,
+                // lets the waiters go).
+                probing.settled().await;
             }
             if shared.state() != ConnectionState::Ready {
                 return Err(SendError::unsent(shared.unavailable(), request));

@@ -12,14 +12,14 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use h2::PingPong;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 /// When the server was last heard from: milliseconds since the connection's epoch.
@@ -77,8 +77,42 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Listening<IO> {
 
 crate::io::write_through!(Listening);
 
-/// Whether a health PING is outstanding; requests wait while it is.
-pub(crate) type Probing = watch::Receiver<bool>;
+/// Whether a health PING is outstanding; requests wait while it is. Every request looks
+/// (an atomic load: a watch channel's receiver, cloned and locked per request, cost a
+/// dozen atomic operations); only a request that finds a PING out waits.
+#[derive(Debug, Default)]
+pub(crate) struct Probing {
+    outstanding: AtomicBool,
+    settled: Notify,
+}
+
+impl Probing {
+    /// A PING is out and unanswered.
+    pub(crate) fn outstanding(&self) -> bool {
+        self.outstanding.load(Ordering::Acquire)
+    }
+
+    /// Waits until no PING is outstanding: answered, or the keep-alive gone with its
+    /// connection.
+    pub(crate) async fn settled(&self) {
+        loop {
+            let settled = self.settled.notified();
+            let mut settled = std::pin::pin!(settled);
+            settled.as_mut().enable();
+            if !self.outstanding() {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    fn set(&self, outstanding: bool) {
+        self.outstanding.store(outstanding, Ordering::Release);
+        if !outstanding {
+            self.settled.notify_waiters();
+        }
+    }
+}
 
 /// The connection missed its PING: how long it had been silent.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +133,15 @@ pub(crate) struct KeepAlive {
     heard: Arc<Heard>,
     phase: Phase,
     timer: Pin<Box<Sleep>>,
-    probing: watch::Sender<bool>,
+    probing: Arc<Probing>,
+}
+
+impl Drop for KeepAlive {
+    /// The connection's driver is gone (after marking the connection closed, if the PING
+    /// went unanswered): requests waiting on the PING go on, to find out.
+    fn drop(&mut self) {
+        self.probing.set(false);
+    }
 }
 
 impl KeepAlive {
@@ -111,13 +153,13 @@ impl KeepAlive {
             heard,
             phase: Phase::Listening,
             timer: Box::pin(tokio::time::sleep_until(first)),
-            probing: watch::channel(false).0,
+            probing: Arc::default(),
         }
     }
 
-    /// A receiver that tells requests to wait while a PING is outstanding.
-    pub(crate) fn probing(&self) -> Probing {
-        self.probing.subscribe()
+    /// What tells requests to wait while a PING is outstanding.
+    pub(crate) fn probing(&self) -> Arc<Probing> {
+        Arc::clone(&self.probing)
     }
 
     /// Sends PINGs as silence requires; ready when a PING went unanswered.
@@ -141,13 +183,13 @@ impl KeepAlive {
                     }
                     tracing::trace!("server silent for the keep-alive interval: PING");
                     self.phase = Phase::Pinging;
-                    self.probing.send_replace(true);
+                    self.probing.set(true);
                     self.timer.as_mut().reset(Instant::now() + self.timeout);
                 }
                 Phase::Pinging => {
                     if ping.poll_pong(cx).is_ready() {
                         self.phase = Phase::Listening;
-                        self.probing.send_replace(false);
+                        self.probing.set(false);
                         self.timer.as_mut().reset(Instant::now() + self.interval);
                         continue;
                     }
