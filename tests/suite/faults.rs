@@ -8,18 +8,18 @@ use plexus_testkit::TestServer;
 use plexus_tests::{client_builder, init_tracing};
 
 /// A client that PINGs an h2 connection after 200 ms of silence and retires it when the
-/// PING is not answered within 300 ms.
-fn pinging_client() -> Client {
+/// PING is not answered within `timeout`.
+fn pinging_client(timeout: Duration) -> Client {
     client_builder()
         .http2_keep_alive_interval(Duration::from_millis(200))
-        .http2_keep_alive_timeout(Duration::from_millis(300))
+        .http2_keep_alive_timeout(timeout)
         .build()
         .expect("client builds")
 }
 
-/// An h2 server whose connections go silent after their first answer, a pinging client,
-/// and the first request answered.
-async fn one_answer_then_black_hole() -> (TestServer, Client, String) {
+/// An h2 server whose connections go silent after their first answer, a client that
+/// PINGs with `ping_timeout`, and the first request answered.
+async fn one_answer_then_black_hole(ping_timeout: Duration) -> (TestServer, Client, String) {
     init_tracing();
     let server = TestServer::builder()
         .h2_only()
@@ -27,7 +27,7 @@ async fn one_answer_then_black_hole() -> (TestServer, Client, String) {
         .start()
         .await
         .expect("server starts");
-    let client = pinging_client();
+    let client = pinging_client(ping_timeout);
     let url = server.url("/");
     get_ok(&client, &url, "1").await;
     (server, client, url)
@@ -49,7 +49,7 @@ async fn get_ok(client: &Client, url: &str, id: &str) -> plexus::RequestRecord {
 
 #[tokio::test]
 async fn h2_ping_retires_a_black_holed_idle_connection() {
-    let (server, client, url) = one_answer_then_black_hole().await;
+    let (server, client, url) = one_answer_then_black_hole(Duration::from_millis(300)).await;
     // The server now swallows everything on that connection, PINGs included.
     // Without the health check the next request would be written into the black hole.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -66,7 +66,7 @@ async fn h2_ping_retires_a_black_holed_idle_connection() {
 
 #[tokio::test]
 async fn h2_ping_rescues_a_get_in_flight_on_a_black_hole_and_fails_a_post() {
-    let (server, client, url) = one_answer_then_black_hole().await;
+    let (server, client, url) = one_answer_then_black_hole(Duration::from_millis(300)).await;
     // Sent after the connection turned silent but before the client's next PING: the
     // PING goes unanswered, the GET is re-sent on a new connection.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -105,22 +105,9 @@ async fn h2_ping_rescues_a_get_in_flight_on_a_black_hole_and_fails_a_post() {
 
 #[tokio::test]
 async fn a_post_made_while_a_ping_is_out_waits_and_goes_unsent_to_a_new_connection() {
-    init_tracing();
-    let server = TestServer::builder()
-        .h2_only()
-        .black_hole_after(1)
-        .start()
-        .await
-        .expect("server starts");
     // PING after 200 ms of silence, dead after 1 s more: the POST below, made 500 ms
     // after the last answer, finds the PING out and waits for it.
-    let client = client_builder()
-        .http2_keep_alive_interval(Duration::from_millis(200))
-        .http2_keep_alive_timeout(Duration::from_millis(1000))
-        .build()
-        .expect("client builds");
-    let url = server.url("/");
-    get_ok(&client, &url, "1").await;
+    let (server, client, url) = one_answer_then_black_hole(Duration::from_millis(1000)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let response = client
         .post(&url)
