@@ -157,7 +157,6 @@ impl ConnectionShared {
             .with_protocol(self.info.protocol)
     }
 
-    /// Records how long the peer keeps the connection open while idle.
     /// Records how long the peer keeps the connection open while idle (to the
     /// millisecond).
     pub fn set_idle_hint(&self, hint: Option<Duration>) {

@@ -218,7 +218,7 @@ impl<T: Clone> Core<T> {
         handle: T,
         protocol: Protocol,
         capacity: Capacity,
-        now: Instant,
+        mut now: Instant,
     ) -> Outcome<T> {
         self.connecting = self.connecting.saturating_sub(1);
         self.opened += 1;
@@ -245,7 +245,7 @@ impl<T: Clone> Core<T> {
         });
         self.learn_limit(capacity);
         let mut out = Outcome::default();
-        self.dispatch(&mut { now }, &mut out);
+        self.dispatch(&mut now, &mut out);
         out
     }
 
@@ -254,14 +254,14 @@ impl<T: Clone> Core<T> {
     /// another connect by itself: with two connects under way to a server that refuses
     /// them, each failure would start a replacement and the queue would wait out its
     /// deadlines while the client hammered the port.
-    pub(crate) fn connect_failed(&mut self, error: &Error, now: Instant) -> Outcome<T> {
+    pub(crate) fn connect_failed(&mut self, error: &Error, mut now: Instant) -> Outcome<T> {
         self.connecting = self.connecting.saturating_sub(1);
         let mut out = Outcome::default();
         let usable = self.slots.iter().any(|s| s.state == ConnectionState::Ready);
         if !usable && self.connecting == 0 {
             out.failed = self.queue.drain(..).map(|w| (w, error.clone())).collect();
         } else {
-            self.grant_ready(&mut { now }, &mut out);
+            self.grant_ready(&mut now, &mut out);
         }
         out
     }
