@@ -83,7 +83,7 @@ impl Default for H2Settings {
 pub(crate) struct H2Connection {
     pub(crate) shared: Arc<Shared>,
     sender: SendRequest<Bytes>,
-    /// Set while a health PING is outstanding.
+    /// Whether a health PING is outstanding (none without keep-alive PINGs).
     probing: Option<Arc<Probing>>,
 }
 
