@@ -1,6 +1,6 @@
 //! `plexus load`: an h2load-style load generator over plexus. `-c` clients, each with one
 //! connection to the origin, run `-m` request loops each until `-n` requests have been
-//! sent or `-D` seconds have passed; every loop keeps its own tallies, merged at the end
+//! sent or the `-D` duration has passed; every loop keeps its own tallies, merged at the end
 //! (nothing shared on the hot path but two atomic counters).
 
 use std::path::PathBuf;
@@ -27,9 +27,10 @@ pub(crate) struct LoadArgs {
         conflicts_with = "duration"
     )]
     requests: Option<u64>,
-    /// Run for this many seconds instead of a number of requests.
-    #[arg(short = 'D', long = "duration", value_name = "SECONDS")]
-    duration: Option<f64>,
+    /// Run for this long instead of a number of requests: seconds, or a number with a
+    /// unit as h2load takes it (`500ms`, `10s`, `2m`, `1h`).
+    #[arg(short = 'D', long = "duration", value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
     /// Connections (each a client of its own, with one connection to the origin;
     /// clients, with `--pooled`).
     #[arg(short = 'c', long = "clients", default_value_t = 1, value_name = "N")]
@@ -127,12 +128,7 @@ async fn run_inner(args: LoadArgs) -> Result<i32, String> {
         )
         .await?,
     );
-    let duration = match args.duration {
-        Some(s) => {
-            Some(Duration::try_from_secs_f64(s).map_err(|_| format!("invalid duration: {s}"))?)
-        }
-        None => None,
-    };
+    let duration = args.duration;
     let total = match (args.requests, duration) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
@@ -189,6 +185,30 @@ async fn run_inner(args: LoadArgs) -> Result<i32, String> {
         print!("{}", summary.report());
     }
     Ok(i32::from(summary.errors > 0))
+}
+
+/// A run's length from the command line: a number of seconds, with an optional unit
+/// (`ms`, `s`, `m`, `h`); more than zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` (ms, s, m or h)")),
+    };
+    let number: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10, 10s, 500ms)"))?;
+    match Duration::try_from_secs_f64(number * scale) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("`{text}` is not a duration of more than zero")),
+    }
 }
 
 /// A client with one connection to the origin (with `--pooled`, the default pool),
@@ -258,4 +278,27 @@ async fn request_loop(
         budget.finished.fetch_add(1, Ordering::Relaxed);
     }
     tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for bad in ["", "s", "0", "-1", "10x", "ten", "1e999", "NaN"] {
+            assert!(parse_duration(bad).is_err(), "{bad} was taken");
+        }
+    }
 }

@@ -35,7 +35,7 @@ enum Command {
     /// Start local servers and show, measured live, what connection reuse and
     /// multiplexing save.
     Demo(demo::DemoArgs),
-    /// Load-test a URL (h2load-style): -n requests or -D seconds over -c connections with
+    /// Load-test a URL (h2load-style): -n requests or a -D duration over -c connections with
     /// -m streams each; latency percentiles, statuses, errors, connections.
     Load(Box<load::LoadArgs>),
     /// Rerun the seeds' experiment across a real delayed path: two network namespaces

@@ -602,10 +602,18 @@ async fn load_pooled_over_http1_opens_what_the_pool_allows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_over_h3_for_a_duration() {
     let server = TestServer::builder().h3().start().await.expect("server");
-    let json = load(&server, "/", &["-D", "0.5", "-c", "1", "-m", "10", "--h3"]).await;
+    let json = load(
+        &server,
+        "/",
+        &["-D", "500ms", "-c", "1", "-m", "10", "--h3"],
+    )
+    .await;
     let stats = server.stats();
     let requests = json["requests"].as_u64().expect("requests");
     assert!(requests > 0, "{json}");
+    // The run lasts the whole duration (and no request is cut off at its end).
+    let elapsed = json["elapsed_s"].as_f64().expect("elapsed_s");
+    assert!(elapsed >= 0.5, "{json}");
     assert_eq!(json["ok"], requests, "{json}");
     assert_eq!(json["connections"], 1, "{json}");
     assert_eq!(json["protocols"], serde_json::json!(["HTTP/3"]), "{json}");
