@@ -87,8 +87,16 @@ fn io_summary(e: &(dyn StdError + 'static)) -> String {
 
 /// A hyper HTTP/1.1 error seen by a request whose message hyper did not hand back.
 pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
+    hyper_kind(&e)
+        .with_source(e)
+        .with_origin(&shared.info().origin)
+        .with_protocol(shared.info().protocol)
+}
+
+/// The kind and words of a hyper HTTP/1.1 error, without its source and origin.
+fn hyper_kind(e: &hyper::Error) -> Error {
     // hyper 1 has no public predicate for an over-long head; its parse error says so.
-    let error = if e.is_parse() && e.to_string().contains("too large") {
+    if e.is_parse() && e.to_string().contains("too large") {
         Error::new(ErrorKind::TooLarge)
             .with_message("the response head is over the header size or count limit")
     } else if e.is_parse() || e.is_parse_status() {
@@ -98,11 +106,16 @@ pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
     } else if e.is_incomplete_message() {
         Error::new(ErrorKind::ConnectionClosed)
             .with_message("the server closed the connection before the response was complete")
-    } else if e.is_body_write_aborted() && from_request_body(&e) {
+    } else if e.is_body_write_aborted() && from_request_body(e) {
         Error::new(ErrorKind::RequestBody)
+    } else if e.is_user() && e.to_string().starts_with("dispatch task is gone") {
+        // hyper's connection task ended holding the request (it may have been written),
+        // not a fault of the request's.
+        Error::new(ErrorKind::ConnectionClosed)
+            .with_message("the connection's task ended before the response")
     } else if e.is_user() {
         Error::new(ErrorKind::InvalidRequest)
-    } else if let Some(io) = io_cause(&e).filter(|io| {
+    } else if let Some(io) = io_cause(e).filter(|io| {
         matches!(
             io.kind(),
             io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
@@ -112,12 +125,8 @@ pub(crate) fn hyper(e: hyper::Error, shared: &Shared) -> Error {
         Error::new(ErrorKind::Protocol)
             .with_message(format!("malformed HTTP/1.1 response body: {io}"))
     } else {
-        Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(&e))
-    };
-    error
-        .with_source(e)
-        .with_origin(&shared.info().origin)
-        .with_protocol(shared.info().protocol)
+        Error::new(ErrorKind::ConnectionClosed).with_message(io_summary(e))
+    }
 }
 
 fn from_request_body(e: &hyper::Error) -> bool {
@@ -167,5 +176,44 @@ fn describe_rustls(e: &rustls::Error) -> String {
             "the server's certificate has expired".to_string()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::Empty;
+    use hyper_util::rt::TokioIo;
+    use tokio::io::AsyncReadExt;
+
+    /// A request that hyper's connection task took and wrote, and that then lost the task
+    /// (a runtime shutting down drops it so): the connection ended under it, which may
+    /// have processed it; the request itself was fine.
+    #[tokio::test]
+    async fn a_request_whose_connection_task_is_dropped_meets_a_closed_connection() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(client))
+            .await
+            .expect("handshake");
+        let task = tokio::spawn(conn);
+        let request = http::Request::get("/")
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        let response = tokio::spawn(sender.send_request(request));
+        let mut head = [0u8; 16];
+        let n = server
+            .read(&mut head)
+            .await
+            .expect("the request is written");
+        assert!(head[..n].starts_with(b"GET / HTTP/1.1"), "{head:?}");
+        task.abort();
+        let error = response
+            .await
+            .expect("no panic")
+            .expect_err("no response can come");
+        let classified = hyper_kind(&error);
+        assert_eq!(classified.kind(), ErrorKind::ConnectionClosed, "{error}");
+        assert_eq!(classified.delivery(), Delivery::MaybeProcessed);
     }
 }

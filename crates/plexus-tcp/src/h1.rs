@@ -8,10 +8,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use http::{HeaderValue, Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -64,6 +66,52 @@ struct H1Inner {
     remaining: Mutex<Option<u32>>,
     /// The `Host` header of every request, made once.
     host: HeaderValue,
+    /// Set when hyper's connection task has ended.
+    driver_end: Arc<DriverEnd>,
+}
+
+/// The end of hyper's connection task, which a request waiting for its response hears of.
+///
+/// hyper answers every request its dispatcher took, with a response or an error, before
+/// the task ends. A request handed over in the very moment the dispatcher shuts down (the
+/// server closed an idle connection just as the request was sent on it) can instead be
+/// left in hyper's queue behind a receiver that has already emptied it: tokio's channel
+/// counts the message in before the close and stores it after the drain (tokio issue
+/// 7714 describes the same window for permits). Its answer never comes, and without this
+/// the request would wait out its whole timeout.
+#[derive(Debug, Default)]
+struct DriverEnd {
+    ended: AtomicBool,
+    /// The one request waiting for a response (HTTP/1.1 carries one at a time).
+    waiter: AtomicWaker,
+}
+
+impl DriverEnd {
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.waiter.wake();
+    }
+
+    /// Waits for `response`; `None` if hyper's task ended without answering it (then the
+    /// request was never taken off the queue, so never written).
+    async fn answer<F: Future>(&self, response: F) -> Option<F::Output> {
+        let mut response = std::pin::pin!(response);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = response.as_mut().poll(cx) {
+                return Poll::Ready(Some(r));
+            }
+            self.waiter.register(cx.waker());
+            if !self.ended.load(Ordering::Acquire) {
+                return Poll::Pending;
+            }
+            // The task is gone: any answer it was going to give is in the channel now.
+            Poll::Ready(match response.as_mut().poll(cx) {
+                Poll::Ready(r) => Some(r),
+                Poll::Pending => None,
+            })
+        })
+        .await
+    }
 }
 
 /// Runs the HTTP/1.1 handshake (nothing on the wire) and spawns the connection's driver.
@@ -91,9 +139,12 @@ pub(crate) async fn handshake(
         protocol = "h1",
     );
     let driver_shared = Arc::clone(&shared);
+    let driver_end = Arc::new(DriverEnd::default());
+    let ended = Arc::clone(&driver_end);
     tokio::spawn(
         async move {
             let end = conn.await;
+            ended.end();
             if end.is_ok() {
                 // A clean end falls between two messages: the server said
                 // `Connection: close` or let an idle connection go. That is HTTP/1.1's
@@ -119,6 +170,7 @@ pub(crate) async fn handshake(
             sender: Mutex::new(sender),
             remaining: Mutex::new(None),
             host,
+            driver_end,
         }),
     })
 }
@@ -167,9 +219,18 @@ impl H1Connection {
                         .with_message("the request asked for Connection: close")
                 });
             }
-            let response = match sent.await {
-                Ok(r) => r,
-                Err(mut e) => {
+            let answer = inner.driver_end.answer(sent).await;
+            let response = match answer {
+                Some(Ok(r)) => r,
+                None => {
+                    let error = Error::new(ErrorKind::ConnectionClosed)
+                        .with_message("the connection closed before the request was taken")
+                        .with_origin(&shared.info().origin)
+                        .with_protocol(shared.info().protocol);
+                    shared.advance(ConnectionState::Closed, || error.clone());
+                    return Err(SendError::new(error.with_delivery(Delivery::NotSent)));
+                }
+                Some(Err(mut e)) => {
                     let unsent = e.take_message();
                     let error = classify::hyper(e.into_error(), &shared);
                     shared.advance(ConnectionState::Closed, || error.clone());
@@ -286,5 +347,69 @@ impl http_body::Body for H1Body {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Bounds a test that would otherwise hang on the bug it looks for.
+    async fn within<F: Future>(f: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(5), f)
+            .await
+            .expect("the wait ended")
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_comes_is_returned() {
+        let end = DriverEnd::default();
+        assert_eq!(within(end.answer(async { 7 })).await, Some(7));
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_ended_task_never_gives_is_given_up() {
+        let end = Arc::new(DriverEnd::default());
+        let waiting = tokio::spawn({
+            let end = Arc::clone(&end);
+            async move { end.answer(std::future::pending::<()>()).await }
+        });
+        // Let the request register before the task ends, as in the race.
+        tokio::task::yield_now().await;
+        end.end();
+        assert_eq!(within(waiting).await.expect("no panic"), None);
+    }
+
+    /// A response future that the other side answers, and whose task then ends, just
+    /// after it was first polled and found pending: the interleaving in which the
+    /// answer and the end arrive between the request's two looks.
+    struct AnsweredAfterFirstPoll {
+        rx: tokio::sync::oneshot::Receiver<u8>,
+        answer: Option<(tokio::sync::oneshot::Sender<u8>, Arc<DriverEnd>)>,
+    }
+
+    impl Future for AnsweredAfterFirstPoll {
+        type Output = Result<u8, tokio::sync::oneshot::error::RecvError>;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let polled = Pin::new(&mut self.rx).poll(cx);
+            if let Some((tx, end)) = self.answer.take() {
+                tx.send(5).expect("the request waits");
+                end.end();
+            }
+            polled
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_given_as_the_task_ends_is_kept() {
+        let end = Arc::new(DriverEnd::default());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let response = AnsweredAfterFirstPoll {
+            rx,
+            answer: Some((tx, Arc::clone(&end))),
+        };
+        assert_eq!(within(end.answer(response)).await, Some(Ok(5)));
     }
 }
