@@ -223,12 +223,11 @@ impl H1Connection {
             let response = match answer {
                 Some(Ok(r)) => r,
                 None => {
-                    let error = Error::new(ErrorKind::ConnectionClosed)
-                        .with_message("the connection closed before the request was taken")
-                        .with_origin(&shared.info().origin)
-                        .with_protocol(shared.info().protocol);
-                    shared.advance(ConnectionState::Closed, || error.clone());
-                    return Err(SendError::new(error.with_delivery(Delivery::NotSent)));
+                    shared.advance(ConnectionState::Closed, || {
+                        Error::new(ErrorKind::ConnectionClosed)
+                            .with_message("the connection closed before the request was taken")
+                    });
+                    return Err(SendError::new(shared.unavailable()));
                 }
                 Some(Err(mut e)) => {
                     let unsent = e.take_message();
